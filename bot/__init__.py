@@ -1,0 +1,1 @@
+"""orderbot: the application (config, assembly, CLI, API; later NLU, router, web pages)."""

@@ -1,0 +1,4 @@
+"""`python -m bot` is `orderbot`."""
+from bot.cli import main
+
+main()

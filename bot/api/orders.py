@@ -1,0 +1,146 @@
+"""Handlers of the integration API: orders, node events, exceptions."""
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+from pydantic import BaseModel
+from tortoise.expressions import Q
+
+from bot import orderview
+from bot.api.errors import ApiError, parse_body
+from bot.api.state import ENGINE, PRINCIPAL
+from models.engine import ProgressEngine
+from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+from models.orders import Order, OrderException
+
+MAX_PAGE = 200
+
+
+class OrderList(BaseModel):
+    orders: list[orderview.OrderSummary]
+    next_after: int | None
+
+
+def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _engine(request: web.Request) -> ProgressEngine:
+    return request.app[ENGINE]
+
+
+def _actor(request: web.Request) -> str:
+    return request[PRINCIPAL].name
+
+
+def _exception_id(request: web.Request) -> int:
+    raw = request.match_info["exception_id"]
+    if not raw.isdigit():
+        raise ApiError(404, "not_found", f"no exception {raw}")
+    return int(raw)
+
+
+async def create_order(request: web.Request) -> web.Response:
+    """201 with the new order; 200 with the existing one when the same order is sent again."""
+    body = await parse_body(request, OrderIn)
+    engine = _engine(request)
+    order, created = await engine.create_order(body, source="api", actor=_actor(request))
+    return _json(await orderview.detail(engine, order), status=201 if created else 200)
+
+
+async def get_order(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    order = await engine.get_order(request.match_info["order_no"])
+    return _json(await orderview.detail(engine, order))
+
+
+async def patch_order(request: web.Request) -> web.Response:
+    body = await parse_body(request, OrderPatch)
+    engine = _engine(request)
+    order = await engine.update_order(request.match_info["order_no"], body, actor=_actor(request))
+    return _json(await orderview.detail(engine, order))
+
+
+async def post_event(request: web.Request) -> web.Response:
+    """201 with the event; a replayed event_id answers the same, marked `Idempotent-Replayed: true`."""
+    body = await parse_body(request, EventIn)
+    engine = _engine(request)
+    order_no = engine.normalize(request.match_info["order_no"])
+    result = await engine.apply_event(order_no, body, source="api", default_actor=_actor(request))
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return _json(orderview.event_result_out(order_no, result.event), status=201, headers=headers)
+
+
+async def open_exception(request: web.Request) -> web.Response:
+    body = await parse_body(request, ExceptionIn)
+    exc = await _engine(request).open_exception(request.match_info["order_no"], body,
+                                                default_actor=_actor(request))
+    return _json(orderview.exception_out(exc), status=201)
+
+
+async def ack_exception(request: web.Request) -> web.Response:
+    body = await parse_body(request, AckIn, empty_ok=True)
+    exc = await _engine(request).acknowledge_exception(request.match_info["order_no"], _exception_id(request),
+                                                       body, default_actor=_actor(request))
+    return _json(orderview.exception_out(exc))
+
+
+async def resolve_exception(request: web.Request) -> web.Response:
+    body = await parse_body(request, ResolveIn, empty_ok=True)
+    exc = await _engine(request).resolve_exception(request.match_info["order_no"], _exception_id(request),
+                                                   body, default_actor=_actor(request))
+    return _json(orderview.exception_out(exc))
+
+
+def _bool(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise ApiError(400, "invalid_field", f"{name} must be true or false", field=name)
+
+
+def _int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid_field", f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
+def _late_filter(engine: ProgressEngine, today: date) -> Q:
+    """Orders past their promised date that have not reached their workflow's done node."""
+    undelivered = Q()
+    for wf in engine.workflows.workflows.values():
+        before_done = [n.key for n in wf.nodes[: wf.done_index]]
+        undelivered |= Q(workflow=wf.key, current_node__in=before_done)
+    return Q(promised_date__lt=today) & undelivered
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    """Orders, oldest first, filtered by node, workflow, sales owner, lateness or open exceptions."""
+    engine = _engine(request)
+    qs = Order.all()
+    for name in ("node", "workflow", "sales_owner"):
+        if value := request.query.get(name):
+            qs = qs.filter(**{"current_node" if name == "node" else name: value})
+    late = _bool(request, "late")
+    if late is not None:
+        cond = _late_filter(engine, engine.today())
+        qs = qs.filter(cond if late else (~cond | Q(promised_date__isnull=True)))
+    if _bool(request, "open_exceptions"):
+        open_ids = OrderException.filter(status__in=("open", "acknowledged")).values_list("order_id", flat=True)
+        qs = qs.filter(id__in=await open_ids)
+    after = _int(request, "after", 0, 0, 2**62)
+    limit = _int(request, "limit", 50, 1, MAX_PAGE)
+    rows = await qs.filter(id__gt=after).order_by("id").limit(limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return _json(OrderList(orders=[orderview.summary(engine, o) for o in rows],
+                           next_after=rows[-1].id if more else None))

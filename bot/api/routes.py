@@ -1,0 +1,116 @@
+"""The route table of the HTTP interface: registration and the OpenAPI document both read it.
+
+A route exists only by being listed here (or mounted by a channel adapter, which
+documents its own), so the document cannot forget one.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import wraps
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from bot import orderview
+from bot.api import orders
+from bot.api.errors import error_response
+from bot.api.state import KEYS, PRINCIPAL
+from bot.db import ping
+from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+
+API = "/api/v1"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """One documented route: what it takes, what it answers, which errors it can give."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = True
+    query: tuple[Query, ...] = field(default_factory=tuple)
+    tag: str = "orders"
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 (JSON error) when it does not."""
+    try:
+        await ping()
+    except Exception as e:  # noqa: BLE001 - any failure of the database is "unhealthy"
+        return error_response(503, "database_unavailable", f"the database does not answer: {type(e).__name__}")
+    return web.Response(text=Health(status="ok", database="ok").model_dump_json(), content_type="application/json")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from bot.api.openapi import document
+
+    return web.json_response(document(ROUTES))
+
+
+def _authenticated(handler: Handler) -> Handler:
+    @wraps(handler)
+    async def check(request: web.Request) -> web.StreamResponse:
+        request[PRINCIPAL] = await request.app[KEYS].principal(request)
+        return await handler(request)
+
+    return check
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", healthz, "Whether the service runs and reaches its database",
+          response=Health, errors=(503,), auth=False, tag="service"),
+    Route("GET", API + "/openapi.json", openapi, "This document (OpenAPI 3.1)", auth=False, tag="service"),
+    Route("POST", API + "/orders", orders.create_order, "Create an order; it stands at its workflow's first node",
+          body=OrderIn, response=orderview.OrderDetail, status=201, errors=(400, 401, 409)),
+    Route("GET", API + "/orders", orders.list_orders, "List orders, oldest first",
+          response=orders.OrderList, errors=(400, 401), query=(
+              Query("node", "string", "only orders standing at this node"),
+              Query("workflow", "string", "only orders of this workflow"),
+              Query("sales_owner", "string", "only orders of this sales member (code)"),
+              Query("late", "boolean", "only late (true) or on-time (false) orders"),
+              Query("open_exceptions", "boolean", "only orders with an exception not yet resolved"),
+              Query("after", "integer", "the `next_after` of the previous page"),
+              Query("limit", "integer", "at most this many (1-200, default 50)"),
+          )),
+    Route("GET", API + "/orders/{order_no}", orders.get_order, "One order: timeline, events, exceptions",
+          response=orderview.OrderDetail, errors=(401, 404)),
+    Route("PATCH", API + "/orders/{order_no}", orders.patch_order,
+          "Change promised date, sales owner, customer contact or ship-to",
+          body=OrderPatch, response=orderview.OrderDetail, errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/events", orders.post_event,
+          "Record a node event; idempotent on event_id", body=EventIn, response=orderview.EventResultOut,
+          status=201, errors=(400, 401, 404, 409, 422)),
+    Route("POST", API + "/orders/{order_no}/exceptions", orders.open_exception, "Open an exception",
+          body=ExceptionIn, response=orderview.ExceptionOut, status=201, errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/ack", orders.ack_exception,
+          "Acknowledge an exception (someone has it)", body=AckIn, response=orderview.ExceptionOut,
+          errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/resolve", orders.resolve_exception,
+          "Resolve an exception", body=ResolveIn, response=orderview.ExceptionOut, errors=(400, 401, 404)),
+)
+
+
+def register(app: web.Application) -> None:
+    """Add every route of the table to ``app``, behind the API key check where it says so."""
+    for r in ROUTES:
+        app.router.add_route(r.method, r.path, _authenticated(r.handler) if r.auth else r.handler)

@@ -1,0 +1,79 @@
+"""Assembly: settings → workflows → engine → web application, and the server's lifetime.
+
+Everything the service runs is put together here, explicitly: the API routes, the engine's
+change hooks and (as they arrive) the channel adapters and the notification dispatcher.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.api import routes
+from bot.api.auth import KeyChecker
+from bot.api.errors import json_errors
+from bot.api.state import ENGINE, KEYS, SETTINGS
+from bot.config import Settings
+from bot.db import database, ensure_schema
+from models.engine import ProgressEngine
+from models.numbers import OrderNumberPolicy
+from models.workflows import load_workflows
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+
+
+def build_engine(settings: Settings) -> ProgressEngine:
+    """The progress engine for these settings (raises WorkflowError for a bad workflows file)."""
+    workflows = load_workflows(settings.workflows.file)
+    return ProgressEngine(workflows, OrderNumberPolicy(settings.orders.number_pattern), settings.server.tz)
+
+
+def build_app(settings: Settings, engine: ProgressEngine) -> web.Application:
+    """The aiohttp application with every route; the database must already be open."""
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[KEYS] = KeyChecker()
+    routes.register(app)
+    return app
+
+
+async def serve(
+    settings: Settings,
+    *,
+    prepare: Callable[[ProgressEngine], Awaitable[None]] | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Open the database, check the schema, serve HTTP until SIGINT or SIGTERM.
+
+    SQLite databases are migrated on the spot; PostgreSQL must be migrated beforehand
+    (``orderbot migrate``) so that several processes never race to change the schema.
+    ``prepare`` runs once the schema is current (the demo seeds its data there).
+    """
+    engine = build_engine(settings)
+    async with database(settings.database.url):
+        await ensure_schema(auto_migrate=settings.database.is_sqlite)
+        if prepare is not None:
+            await prepare(engine)
+        app = build_app(settings, engine)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
+        await site.start()
+        url = f"http://{settings.server.host}:{settings.server.port}"
+        log.info("orderbot serving on %s", url)
+        if on_ready is not None:
+            on_ready(url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            log.info("orderbot stopping")
+            await runner.cleanup()

@@ -1,0 +1,184 @@
+"""The `orderbot` command: set-up, serving, the demo, and the administration commands."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from pathlib import Path
+
+import click
+
+from bot import cli_admin
+from bot.cli_support import CONFIG_EXIT, fail, settings_from
+from bot.config import DEFAULT_FILE, ENV_PREFIX
+from bot.db import SchemaOutdated, apply_migrations, database
+from models.workflows import WorkflowError, builtin_workflows_text, load_workflows
+
+CONFIG_TEMPLATE = """\
+# orderbot configuration. Every key can be overridden from the environment as
+# ORDERBOT_<SECTION>__<KEY>, e.g. ORDERBOT_DATABASE__URL. Relative paths are relative
+# to this file. See README.md for every key.
+
+[database]
+# sqlite://PATH (one process) or postgres://USER:PASSWORD@HOST:5432/DB (any number)
+url = "sqlite://orderbot.db"
+
+[server]
+host = "127.0.0.1"
+port = 8080
+# public_url = "https://orders.example.com"   # how channels and links reach this server
+# timezone = "Asia/Shanghai"                  # default: this machine's time zone
+
+[security]
+secret_key = "{secret}"
+
+[workflows]
+# Your nodes; delete this line to use the built-in workflows.
+file = "workflows.yaml"
+
+[orders]
+number_pattern = '^[A-Z]{{1,4}}[0-9]{{6,20}}$'
+
+[notifications]
+scan_interval_seconds = 60
+escalate_after_minutes = 30
+quiet_hours = "22:00-08:00"
+digest_seconds = 20
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-c", "--config", "config", type=click.Path(dir_okay=False), default=None,
+              help=f"Config file (default: ${ENV_PREFIX}CONFIG, else ./{DEFAULT_FILE}).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="orderbot")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
+    """orderbot answers "where is my order?" on WeChat, Telegram, e-mail and web chat."""
+    ctx.obj = {"config": config}
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tortoise").setLevel(max(logging.WARNING, logging.getLogger().level))
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to write orderbot.toml and workflows.yaml.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+def init(folder: Path, force: bool) -> None:
+    """Write orderbot.toml (with a fresh secret key) and an example workflows.yaml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {folder / DEFAULT_FILE: CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32)),
+             folder / "workflows.yaml": builtin_workflows_text()}
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        fail(f"{', '.join(existing)} already exist(s); use --force to overwrite")
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    click.echo("next: orderbot migrate && orderbot serve")
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending database migrations (run before `serve` on PostgreSQL)."""
+    settings = settings_from(ctx)
+
+    async def main() -> list[str]:
+        async with database(settings.database.url):
+            return await apply_migrations(report=click.echo)
+
+    try:
+        applied = asyncio.run(main())
+    except OSError as e:
+        fail(f"cannot reach the database: {e}")
+    click.echo(f"{len(applied)} migration(s) applied; the schema is current" if applied
+               else "the schema is already current")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Override [server] host.")
+@click.option("--port", type=int, default=None, help="Override [server] port.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the service: HTTP API, webhooks and every enabled channel, in one process.
+
+    On SQLite pending migrations are applied at start; on PostgreSQL the service refuses
+    to start until `orderbot migrate` has run.
+    """
+    from bot.app import serve as run
+
+    settings = settings_from(ctx)
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    try:
+        asyncio.run(run(settings))
+    except WorkflowError as e:
+        fail("workflows file problems:\n" + str(e), CONFIG_EXIT)
+    except SchemaOutdated as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"cannot start: {e}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--orders", "n_orders", type=click.IntRange(1, 100_000), default=300, show_default=True,
+              help="How many demo orders to make.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep the demo database in this file instead of a throwaway one.")
+def demo(host: str, port: int, n_orders: int, db_path: Path | None) -> None:
+    """Run everything with demo data on a throwaway SQLite database; no config needed."""
+    from bot.demo import run_demo
+
+    try:
+        run_demo(host=host, port=port, n_orders=n_orders, db_path=db_path)
+    except OSError as e:
+        fail(f"cannot start the demo: {e}")
+
+
+@cli.group()
+def workflows() -> None:
+    """Check workflows files."""
+
+
+@workflows.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def workflows_check(file: Path) -> None:
+    """Check FILE; every problem is printed as FILE:LINE: FIELD: MESSAGE."""
+    try:
+        ws = load_workflows(file)
+    except WorkflowError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        raise SystemExit(1) from None
+    for wf in ws.workflows.values():
+        click.echo(f"{wf.key}: {' → '.join(n.key for n in wf.nodes)} (done at {wf.done_node})")
+    click.echo(f"{file}: OK, {len(ws.workflows)} workflow(s), exception kinds: {', '.join(ws.exception_kinds)}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--as", "who", metavar="CHANNEL:ID", help="Talk as this identity, e.g. telegram:1001.")
+def chat(who: str | None) -> None:
+    """Talk to the bot from the terminal (arrives with the conversation core)."""
+    fail("`orderbot chat` arrives with the conversation core; this version cannot talk yet")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="Parse every line of FILE.")
+def nlu(text: str | None, jsonl: str | None) -> None:
+    """Show how a message is understood (arrives with the conversation core)."""
+    fail("`orderbot nlu` arrives with the conversation core; this version cannot parse messages yet")
+
+
+cli_admin.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="orderbot")

@@ -1,0 +1,234 @@
+"""Administration commands: staff, API keys, looking at an order, recording an event."""
+from __future__ import annotations
+
+import uuid
+
+import click
+from tortoise.transactions import in_transaction
+
+from bot import orderview
+from bot.app import build_engine
+from bot.cli_support import run_with_db, settings_from, table, when
+from models.errors import Conflict, NotFound
+from models.apikeys import ApiKey, hash_key, new_key
+from models.inputs import EventData, EventIn
+from models.people import Identity, Role, StaffMember
+from models.schedule import utcnow
+
+ROLE_PREFIX = {"admin": "A", "manager": "M", "sales": "S", "operator": "O"}
+
+
+# ---------------------------------------------------------------- staff
+@click.group()
+def staff() -> None:
+    """Staff members: who may look up and change orders, and see what."""
+
+
+async def _next_code(role: str) -> str:
+    prefix = ROLE_PREFIX[role]
+    n = await StaffMember.filter(code__startswith=prefix).count() + 1
+    while await StaffMember.filter(code=f"{prefix}{n:03d}").exists():
+        n += 1
+    return f"{prefix}{n:03d}"
+
+
+async def add_staff(name: str, role: str, code: str | None, department: str | None,
+                    identities: dict[str, str], email: str | None) -> StaffMember:
+    """Create a staff member and bind their chat identities, all or nothing."""
+    async with in_transaction():
+        code = (code or await _next_code(role)).strip().upper()
+        if await StaffMember.filter(code=code).exists():
+            raise Conflict(f"staff code {code} is taken")
+        member = await StaffMember.create(code=code, name=name, role=Role(role), department=department,
+                                          email=email)
+        for channel, external_id in identities.items():
+            ident = await Identity.filter(channel=channel, external_id=external_id).first()
+            if ident and (ident.staff_id or ident.customer_id):
+                raise Conflict(f"{channel}:{external_id} already belongs to someone else")
+            if ident:
+                ident.staff = member
+                await ident.save()
+            else:
+                await Identity.create(channel=channel, external_id=external_id, staff=member)
+        return member
+
+
+@staff.command("add")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--code", help="Staff code, e.g. S001 (sales_owner of orders); made up when not given.")
+@click.option("--department", help="e.g. warehouse, production, qc, logistics, sales.")
+@click.option("--telegram", help="Telegram user id.")
+@click.option("--wechat", help="WeChat openid.")
+@click.option("--email", help="E-mail address (also an identity: mail from it is theirs).")
+@click.pass_context
+def staff_add(ctx: click.Context, name: str, role: str, code: str | None, department: str | None,
+              telegram: str | None, wechat: str | None, email: str | None) -> None:
+    """Add a staff member and bind their Telegram, WeChat and e-mail identities."""
+    settings = settings_from(ctx)
+    email = email.strip().lower() if email else None
+    ids = {k: v.strip() for k, v in (("telegram", telegram), ("wechat", wechat), ("email", email)) if v}
+    member = run_with_db(settings, lambda: add_staff(name.strip(), role, code, department, ids, email))
+    bound = ", ".join(f"{k}:{v}" for k, v in ids.items()) or "no chat identity yet"
+    click.echo(f"added {member.code} {member.name} ({member.role.value}"
+               f"{', ' + member.department if member.department else ''}); {bound}")
+
+
+@staff.command("list")
+@click.pass_context
+def staff_list(ctx: click.Context) -> None:
+    """List staff members and their identities."""
+    settings = settings_from(ctx)
+
+    async def rows() -> list[list[str]]:
+        out = []
+        for m in await StaffMember.all().order_by("code").prefetch_related("identities"):
+            ids = ", ".join(f"{i.channel}:{i.external_id}" for i in m.identities)
+            out.append([m.code, m.name, m.role.value, m.department or "", ids, "" if m.active else "inactive"])
+        return out
+
+    data = run_with_db(settings, rows)
+    click.echo(table(["code", "name", "role", "department", "identities", ""], data) if data
+               else "no staff members yet: orderbot staff add --name NAME --role ROLE")
+
+
+# ---------------------------------------------------------------- API keys
+@click.group()
+def apikey() -> None:
+    """API keys for the integration API (shown once, stored hashed)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="Who uses it, e.g. erp.")
+@click.pass_context
+def apikey_create(ctx: click.Context, name: str) -> None:
+    """Create a key; the key itself is printed alone on the last line."""
+    settings = settings_from(ctx)
+    key = new_key()
+
+    async def create() -> ApiKey:
+        return await ApiKey.create(name=name.strip(), prefix=key[:10], key_hash=hash_key(key))
+
+    row = run_with_db(settings, create)
+    click.echo(f"API key #{row.id} {row.name!r} created; it is shown only now:")
+    click.echo(key)
+
+
+@apikey.command("list")
+@click.pass_context
+def apikey_list(ctx: click.Context) -> None:
+    """List keys (their first characters only)."""
+    settings = settings_from(ctx)
+    rows = run_with_db(settings, lambda: ApiKey.all().order_by("id"))
+    click.echo(table(
+        ["id", "name", "key starts", "created", "last used", "status"],
+        [[k.id, k.name, k.prefix + "…", when(k.created_at, settings), when(k.last_used_at, settings),
+          f"revoked {when(k.revoked_at, settings)}" if k.revoked_at else "active"] for k in rows],
+    ) if rows else "no API keys yet: orderbot apikey create --name NAME")
+
+
+@apikey.command("revoke")
+@click.argument("key")
+@click.pass_context
+def apikey_revoke(ctx: click.Context, key: str) -> None:
+    """Revoke KEY: its id, its name or the key itself. Takes effect within seconds everywhere."""
+    settings = settings_from(ctx)
+
+    async def revoke() -> ApiKey:
+        active = ApiKey.filter(revoked_at__isnull=True)
+        if key.isdigit():
+            found = await active.filter(id=int(key))
+        else:
+            found = await active.filter(key_hash=hash_key(key)) or await active.filter(name=key)
+        if not found:
+            raise NotFound(f"no active API key {key!r}")
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} active keys are named {key!r}; revoke by id: "
+                           + ", ".join(str(k.id) for k in found))
+        found[0].revoked_at = utcnow()
+        await found[0].save()
+        return found[0]
+
+    row = run_with_db(settings, revoke)
+    click.echo(f"revoked API key #{row.id} {row.name!r}")
+
+
+# ---------------------------------------------------------------- orders
+@click.group()
+def order() -> None:
+    """Look at orders."""
+
+
+def _render(d: orderview.OrderDetail, settings) -> str:
+    lines = [
+        f"{d.order_no}  [{d.workflow}]  at {d.current_node_name.zh if d.current_node_name else ''} "
+        f"{d.current_node} since {when(d.node_entered_at, settings)}"
+        + ("  (over its SLA)" if d.node_overdue else ""),
+        f"customer: {d.customer.name}  {d.customer.email or ''}  {d.customer.phone or ''}".rstrip(),
+        f"promised: {d.promised_date or '-'}   ETA: {when(d.eta, settings)}" + ("   LATE" if d.late else ""),
+        f"sales owner: {d.sales_owner or '-'}   amount: {d.amount if d.amount is not None else '-'} "
+        f"{d.currency or ''}".rstrip(),
+    ]
+    if d.tracking_no:
+        lines.append(f"shipment: {d.carrier or ''} {d.tracking_no}".strip())
+    lines.append("timeline:")
+    marks = {"done": "✓", "skipped": "–", "current": "▶", "pending": " "}
+    for n in d.nodes:
+        lines.append(f"  {marks[n.state]} {n.name.zh} {n.key:<12} {when(n.entered_at, settings)}"
+                     if n.entered_at else f"  {marks[n.state]} {n.name.zh} {n.key}")
+    lines.append("events:")
+    for e in d.events:
+        lines.append(f"  {when(e.at, settings)}  {e.kind:<7} {e.node:<12} {e.source}/{e.actor or '-'}"
+                     f"  {e.event_id}" + (f"  “{e.note}”" if e.note else ""))
+    if d.exceptions:
+        lines.append("exceptions:")
+        for x in d.exceptions:
+            lines.append(f"  #{x.id} {x.kind} ({x.severity}) {x.status} at {x.node}, opened "
+                         f"{when(x.opened_at, settings)}" + (f"  “{x.note}”" if x.note else ""))
+    return "\n".join(lines)
+
+
+@order.command("show")
+@click.argument("order_no", metavar="ORDER")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.pass_context
+def order_show(ctx: click.Context, order_no: str, as_json: bool) -> None:
+    """Show ORDER: where it stands, its timeline, events and exceptions."""
+    settings = settings_from(ctx)
+    engine = build_engine(settings)
+
+    async def show() -> orderview.OrderDetail:
+        return await orderview.detail(engine, await engine.get_order(order_no))
+
+    d = run_with_db(settings, show)
+    click.echo(d.model_dump_json(indent=2) if as_json else _render(d, settings))
+
+
+@click.command("event")
+@click.argument("order_no", metavar="ORDER")
+@click.argument("node")
+@click.option("--note")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--event-id", help="Idempotency key (default: a new one).")
+@click.option("--tracking-no", help="Courier tracking number.")
+@click.option("--carrier")
+@click.option("--rework", is_flag=True, help="Move the order back to NODE (needs --reason).")
+@click.option("--reason", help="Why the order goes back.")
+@click.pass_context
+def event(ctx: click.Context, order_no: str, node: str, note: str | None, actor: str, event_id: str | None,
+          tracking_no: str | None, carrier: str | None, rework: bool, reason: str | None) -> None:
+    """Move ORDER to NODE, as the ERP would through the API."""
+    settings = settings_from(ctx)
+    engine = build_engine(settings)
+    ev = EventIn(event_id=event_id or f"cli-{uuid.uuid4().hex[:16]}", node=node, actor=actor, note=note,
+                 data=EventData(carrier=carrier, tracking_no=tracking_no), rework=rework, reason=reason)
+    result = run_with_db(settings, lambda: engine.apply_event(order_no, ev, source="cli"))
+    e = result.event
+    verb = "already recorded" if result.replayed else "recorded"
+    click.echo(f"{verb}: {engine.normalize(order_no)} {e.from_node} → {e.node} ({e.kind}, {e.event_id})")
+
+
+def register(cli: click.Group) -> None:
+    """Add the administration commands to the `orderbot` group."""
+    for command in (staff, apikey, order, event):
+        cli.add_command(command)

@@ -1,0 +1,193 @@
+"""An order as the outside sees it: the API's response bodies and the CLI's `order show`.
+
+The models here describe the full record; the view policies decide which parts of it an
+audience may see. The pydantic models double as the OpenAPI response schemas.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from models.engine import ProgressEngine
+from models.inputs import JsonDecimal
+from models.orders import NodeEvent, Order, OrderCommercial, OrderException
+from models.workflows import Workflow
+
+
+class Name(BaseModel):
+    zh: str
+    en: str
+
+
+class EventOut(BaseModel):
+    event_id: str
+    node: str
+    from_node: str | None
+    kind: Literal["create", "advance", "rework", "update"]
+    skipped: list[str]
+    at: datetime
+    actor: str | None
+    source: str
+    note: str | None
+    data: dict[str, Any]
+    recorded_at: datetime
+
+
+class ExceptionOut(BaseModel):
+    id: int
+    kind: str
+    status: Literal["open", "acknowledged", "resolved"]
+    severity: str
+    node: str
+    note: str | None
+    opened_by: str | None
+    opened_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolution: str | None
+    resolution_note: str | None
+
+
+class NodeOut(BaseModel):
+    key: str
+    name: Name
+    state: Literal["done", "skipped", "current", "pending"]
+    entered_at: datetime | None
+    sla_hours: float
+    customer_visible: bool
+
+
+class CustomerOut(BaseModel):
+    name: str
+    email: str | None
+    phone: str | None
+    locale: str
+
+
+class OrderSummary(BaseModel):
+    order_no: str
+    workflow: str
+    current_node: str
+    current_node_name: Name | None
+    node_entered_at: datetime
+    eta: datetime | None
+    promised_date: date | None
+    late: bool
+    node_overdue: bool
+    sales_owner: str | None
+
+
+class OrderDetail(OrderSummary):
+    customer: CustomerOut
+    ship_to: str | None
+    items: list[dict[str, Any]]
+    carrier: str | None
+    tracking_no: str | None
+    amount: JsonDecimal | None
+    currency: str | None
+    unit_prices: list[dict[str, Any]] | None
+    cost: JsonDecimal | None
+    profit: JsonDecimal | None
+    supplier: str | None
+    nodes: list[NodeOut]
+    events: list[EventOut]
+    exceptions: list[ExceptionOut]
+    placed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class EventResultOut(BaseModel):
+    order_no: str
+    previous_node: str | None
+    current_node: str
+    event: EventOut
+
+
+def event_out(e: NodeEvent) -> EventOut:
+    return EventOut(event_id=e.event_id, node=e.node, from_node=e.from_node, kind=e.kind, skipped=e.skipped,
+                    at=e.at, actor=e.actor, source=e.source, note=e.note, data=e.data,
+                    recorded_at=e.recorded_at)
+
+
+def exception_out(x: OrderException) -> ExceptionOut:
+    return ExceptionOut(
+        id=x.id, kind=x.kind, status=x.status, severity=x.severity, node=x.node, note=x.note,
+        opened_by=x.opened_by, opened_at=x.opened_at, acknowledged_by=x.acknowledged_by,
+        acknowledged_at=x.acknowledged_at, resolved_by=x.resolved_by, resolved_at=x.resolved_at,
+        resolution=x.resolution, resolution_note=x.resolution_note,
+    )
+
+
+def event_result_out(order_no: str, e: NodeEvent) -> EventResultOut:
+    """What a node-event request answers; built from the stored event, so a replay answers alike."""
+    return EventResultOut(order_no=order_no, previous_node=e.from_node, current_node=e.node, event=event_out(e))
+
+
+def _name(wf: Workflow | None, key: str) -> Name | None:
+    if wf is None or not wf.has(key):
+        return None
+    n = wf.node(key)
+    return Name(zh=n.name_zh, en=n.name_en)
+
+
+def summary(engine: ProgressEngine, order: Order) -> OrderSummary:
+    wf = engine.workflows.get(order.workflow)
+    now = engine.clock()
+    return OrderSummary(
+        order_no=order.order_no, workflow=order.workflow, current_node=order.current_node,
+        current_node_name=_name(wf, order.current_node), node_entered_at=order.node_entered_at,
+        eta=engine.eta(order, now), promised_date=order.promised_date, late=engine.is_late(order, now),
+        node_overdue=engine.node_overdue(order, now), sales_owner=order.sales_owner,
+    )
+
+
+def timeline(wf: Workflow | None, current: str, events: list[NodeEvent]) -> list[NodeOut]:
+    """Every node of the workflow with its state; entered_at from the latest entry into it."""
+    if wf is None:
+        return []
+    entered: dict[str, datetime] = {}
+    for e in events:  # oldest first: a later entry (after rework) wins
+        if e.kind != "update":
+            entered[e.node] = e.at
+    here = wf.index(current) if wf.has(current) else -1
+    out = []
+    for i, n in enumerate(wf.nodes):
+        if i < here:
+            state = "done" if n.key in entered else "skipped"
+        elif i == here:
+            state = "current"
+        else:
+            state = "pending"
+        out.append(NodeOut(key=n.key, name=Name(zh=n.name_zh, en=n.name_en), state=state,
+                           entered_at=entered.get(n.key) if state in ("done", "current") else None,
+                           sla_hours=n.sla_hours, customer_visible=n.customer_visible))
+    return out
+
+
+async def detail(engine: ProgressEngine, order: Order) -> OrderDetail:
+    """The whole record of one order: timeline, events, exceptions, contact and commercial data."""
+    events = await NodeEvent.filter(order_id=order.id).order_by("id")
+    exceptions = await OrderException.filter(order_id=order.id).order_by("id")
+    customer = await order.customer
+    money = await OrderCommercial.filter(order_id=order.id).first()
+    profit = (money.amount - money.cost) if money and money.amount is not None and money.cost is not None else None
+    wf = engine.workflows.get(order.workflow)
+    return OrderDetail(
+        **summary(engine, order).model_dump(),
+        customer=CustomerOut(name=customer.name, email=customer.email, phone=customer.phone,
+                             locale=customer.locale),
+        ship_to=order.ship_to, items=order.items, carrier=order.carrier, tracking_no=order.tracking_no,
+        amount=money.amount if money else None, currency=money.currency if money else None,
+        unit_prices=money.unit_prices if money else None, cost=money.cost if money else None,
+        profit=profit, supplier=money.supplier if money else None,
+        nodes=timeline(wf, order.current_node, events),
+        events=[event_out(e) for e in events], exceptions=[exception_out(x) for x in exceptions],
+        placed_at=order.placed_at, created_at=order.created_at, updated_at=order.updated_at,
+        version=order.version,
+    )

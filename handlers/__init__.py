@@ -1,0 +1,2 @@
+"""Handlers the conversation router dispatches to, one module per capability
+(tracking, verification, subscriptions, customer requests, staff commands)."""

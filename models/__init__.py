@@ -1,0 +1,15 @@
+"""Tortoise models and the progress engine.
+
+The app label is ``orderbot``; ``MODEL_MODULES`` lists every module with models, and
+``MIGRATIONS`` is the package of Tortoise's native migrations for them.
+"""
+MODEL_MODULES = [
+    "models.people",
+    "models.orders",
+    "models.conversation",
+    "models.audit",
+    "models.outbox",
+    "models.apikeys",
+]
+MIGRATIONS = "models.migrations"
+APP_LABEL = "orderbot"

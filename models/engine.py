@@ -1,0 +1,346 @@
+"""The progress engine: every change to an order goes through here, one transaction each.
+
+Inside that transaction, after the change is written, the engine calls its change hooks
+with a ``Change`` and the transaction's connection. That is where the notification outbox
+rows are written (``notifications``), so a change and the notices it causes commit or
+roll back together. Hooks are registered explicitly by the application (``bot/app.py``).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import schedule
+from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
+from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+from models.numbers import OrderNumberPolicy
+from models.orders import NodeEvent, Order, OrderCommercial, OrderException
+from models.people import Customer
+from models.workflows import Workflow, WorkflowSet
+
+log = logging.getLogger(__name__)
+MAX_FUTURE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed-together state change, as hooks (the outbox writer) see it.
+
+    ``kind`` is one of order_created, node_entered, node_updated, rework, order_updated,
+    exception_opened, exception_acknowledged, exception_resolved.
+    """
+
+    kind: str
+    order: Order
+    at: datetime
+    actor: str | None
+    source: str
+    event: NodeEvent | None = None
+    exception: OrderException | None = None
+    previous_node: str | None = None
+    previous_eta: datetime | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+ChangeHook = Callable[[Change, BaseDBAsyncClient], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: NodeEvent
+    replayed: bool
+
+
+class ProgressEngine:
+    """Creates orders, applies node events, opens and closes exceptions."""
+
+    def __init__(
+        self,
+        workflows: WorkflowSet,
+        numbers: OrderNumberPolicy,
+        tz: ZoneInfo,
+        *,
+        clock: Callable[[], datetime] = schedule.utcnow,
+    ) -> None:
+        self.workflows = workflows
+        self.numbers = numbers
+        self.tz = tz
+        self.clock = clock
+        self._hooks: list[ChangeHook] = []
+
+    def add_hook(self, hook: ChangeHook) -> None:
+        """Call ``hook`` inside the transaction of every change, after the change is written."""
+        self._hooks.append(hook)
+
+    async def _emit(self, change: Change, conn: BaseDBAsyncClient) -> None:
+        for hook in self._hooks:
+            await hook(change, conn)
+
+    # ------------------------------------------------------------ lookups and helpers
+    def normalize(self, raw: str) -> str:
+        return self.numbers.normalize(raw)
+
+    def workflow_of(self, order: Order) -> Workflow:
+        wf = self.workflows.get(order.workflow)
+        if wf is None:
+            raise WorkflowViolation(f"order {order.order_no} uses workflow {order.workflow!r}, "
+                                    "which the workflows file no longer has")
+        return wf
+
+    async def get_order(self, raw_no: str, *, for_update: bool = False) -> Order:
+        """The order with this number (in any written form); NotFound otherwise."""
+        no = self.normalize(raw_no)
+        qs = Order.filter(order_no=no)
+        if for_update:
+            qs = qs.select_for_update()
+        order = await qs.first()
+        if order is None:
+            raise NotFound(f"no order {no}")
+        return order
+
+    def _when(self, at: datetime | None, field_name: str = "at") -> datetime:
+        now = self.clock()
+        if at is None:
+            return now
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=self.tz)
+        if at > now + MAX_FUTURE:
+            raise InvalidInput(f"{field_name} is more than a day in the future", field=field_name)
+        return at
+
+    def eta(self, order: Order, now: datetime | None = None) -> datetime | None:
+        wf = self.workflows.get(order.workflow)
+        return schedule.eta(wf, order.current_node, order.node_entered_at, now or self.clock()) if wf else None
+
+    def is_late(self, order: Order, now: datetime | None = None) -> bool:
+        wf = self.workflows.get(order.workflow)
+        return bool(wf) and schedule.is_late(wf, order.current_node, order.promised_date,
+                                             now or self.clock(), self.tz)
+
+    def node_overdue(self, order: Order, now: datetime | None = None) -> bool:
+        wf = self.workflows.get(order.workflow)
+        return bool(wf) and schedule.node_overdue(wf, order.current_node, order.node_entered_at,
+                                                  now or self.clock())
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.tz).date()
+
+    # ------------------------------------------------------------ orders
+    async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None
+                           ) -> tuple[Order, bool]:
+        """Create an order at its workflow's first node. Returns (order, created).
+
+        The same number again with the same data answers the existing order; with other
+        data it is a Conflict.
+        """
+        no = self.normalize(new.order_no)
+        if not self.numbers.is_valid(no):
+            raise InvalidInput(f"order_no {no!r} does not match the configured number pattern "
+                               f"{self.numbers.pattern.pattern}", field="order_no")
+        wf = self.workflows.get(new.workflow)
+        if wf is None:
+            raise InvalidInput(f"unknown workflow {new.workflow!r} (known: {', '.join(self.workflows.workflows)})",
+                               field="workflow")
+        new = new.model_copy(update={"order_no": no})
+        fingerprint = new.fingerprint()
+        placed_at = self._when(new.placed_at, "placed_at")
+        for attempt in (1, 2):
+            try:
+                async with in_transaction() as conn:
+                    existing = await Order.filter(order_no=no).first()
+                    if existing is not None:
+                        if existing.fingerprint != fingerprint:
+                            raise Conflict(f"order {no} exists with different data")
+                        return existing, False
+                    order = await self._insert_order(new, wf, placed_at, fingerprint)
+                    event = await NodeEvent.create(
+                        order=order, event_id="created", kind="create", node=order.current_node,
+                        at=placed_at, actor=actor, source=source, fingerprint=fingerprint,
+                    )
+                    await self._emit(Change("order_created", order, placed_at, actor, source, event=event), conn)
+                    return order, True
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # Another request created the same number between our read and insert; read again.
+        raise AssertionError("unreachable")
+
+    async def _insert_order(self, new: OrderIn, wf: Workflow, placed_at: datetime, fingerprint: str) -> Order:
+        customer = await self._find_or_create_customer(new)
+        first = wf.first.key
+        order = await Order.create(
+            order_no=new.order_no, workflow=wf.key, customer=customer, sales_owner=new.sales_owner,
+            promised_date=new.promised_date, current_node=first, node_entered_at=placed_at,
+            eta=schedule.eta(wf, first, placed_at, self.clock()), ship_to=new.ship_to,
+            items=[i.model_dump(mode="json", exclude={"unit_price"}, exclude_none=True) for i in new.items],
+            fingerprint=fingerprint, placed_at=placed_at,
+        )
+        prices = [i.model_dump(mode="json", include={"sku", "name", "unit_price"}, exclude_none=True)
+                  for i in new.items if i.unit_price is not None]
+        await OrderCommercial.create(order=order, amount=new.amount, currency=new.currency,
+                                     unit_prices=prices or None, cost=new.cost, supplier=new.supplier)
+        return order
+
+    async def _find_or_create_customer(self, new: OrderIn) -> Customer:
+        c = new.customer
+        email = c.email.lower() if c.email else None
+        found = None
+        if email:
+            found = await Customer.filter(email=email).order_by("id").first()
+        elif c.phone:
+            found = await Customer.filter(phone=c.phone, email__isnull=True).order_by("id").first()
+        if found is not None:
+            return found
+        return await Customer.create(name=c.name, email=email, phone=c.phone, locale=c.locale)
+
+    async def update_order(self, raw_no: str, patch: OrderPatch, *, source: str = "api",
+                           actor: str | None = None) -> Order:
+        """Change promised date, sales owner, customer contact or ship-to, in one transaction."""
+        given = patch.given()
+        async with in_transaction() as conn:
+            order = await self.get_order(raw_no, for_update=True)
+            customer = await order.customer
+            changes: dict[str, tuple[Any, Any]] = {}
+            for key, value in given.items():
+                target, attr = (customer, key.split(".", 1)[1]) if key.startswith("customer.") else (order, key)
+                if attr == "email" and value:
+                    value = value.lower()
+                if attr == "name" and value is None:
+                    raise InvalidInput("customer.name cannot be cleared", field="customer.name")
+                if attr == "locale" and value is None:
+                    continue
+                old = getattr(target, attr)
+                if old != value:
+                    setattr(target, attr, value)
+                    changes[key] = (old, value)
+            if changes:
+                if any(k.startswith("customer.") for k in changes):
+                    await customer.save()
+                previous_eta = order.eta
+                order.eta = self.eta(order)
+                order.version += 1
+                await order.save()
+                await self._emit(Change("order_updated", order, self.clock(), actor, source,
+                                        previous_eta=previous_eta, changes=changes), conn)
+            return order
+
+    # ------------------------------------------------------------ node events
+    async def apply_event(self, raw_no: str, ev: EventIn, *, source: str = "api",
+                          default_actor: str | None = None) -> EventResult:
+        """Move an order to ``ev.node``; idempotent on ``ev.event_id``."""
+        fingerprint = ev.fingerprint()
+        async with in_transaction() as conn:
+            order = await self.get_order(raw_no, for_update=True)
+            earlier = await NodeEvent.filter(order_id=order.id, event_id=ev.event_id).first()
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint:
+                    raise Conflict(f"event_id {ev.event_id!r} was already used for a different event "
+                                   f"on order {order.order_no}")
+                return EventResult(earlier, replayed=True)
+            wf = self.workflow_of(order)
+            kind, skipped = self._transition(wf, order, ev)
+            at = self._when(ev.at)
+            event = await NodeEvent.create(
+                order=order, event_id=ev.event_id, kind=kind, node=ev.node, from_node=order.current_node,
+                skipped=skipped, at=at, actor=ev.actor or default_actor, source=source,
+                note=ev.reason if kind == "rework" and not ev.note else ev.note,
+                data=ev.data.model_dump(exclude_none=True), fingerprint=fingerprint,
+            )
+            previous_node, previous_eta = order.current_node, order.eta
+            if kind != "update":
+                order.current_node, order.node_entered_at = ev.node, at
+            if ev.data.tracking_no:
+                order.tracking_no = self.normalize(ev.data.tracking_no)
+                order.carrier = ev.data.carrier or order.carrier
+            order.eta = schedule.eta(wf, order.current_node, order.node_entered_at, self.clock())
+            order.version += 1
+            await order.save()
+            change_kind = {"advance": "node_entered", "rework": "rework", "update": "node_updated"}[kind]
+            await self._emit(Change(change_kind, order, at, event.actor, source, event=event,
+                                    previous_node=previous_node, previous_eta=previous_eta), conn)
+            return EventResult(event, replayed=False)
+
+    @staticmethod
+    def _transition(wf: Workflow, order: Order, ev: EventIn) -> tuple[str, list[str]]:
+        """The kind of move (advance, rework, update) and the nodes it skips; or a violation."""
+        if not wf.has(ev.node):
+            raise WorkflowViolation(f"workflow {wf.key!r} has no node {ev.node!r} "
+                                    f"(nodes: {', '.join(n.key for n in wf.nodes)})", field="node")
+        if not wf.has(order.current_node):
+            raise WorkflowViolation(f"order {order.order_no} stands at {order.current_node!r}, "
+                                    f"which workflow {wf.key!r} no longer has")
+        here, there = wf.index(order.current_node), wf.index(ev.node)
+        if ev.rework:
+            if there >= here:
+                raise WorkflowViolation(f"rework moves an order back; {order.order_no} is at "
+                                        f"{order.current_node!r}, not past {ev.node!r}", field="rework")
+            if not ev.reason:
+                raise WorkflowViolation("rework needs a reason", field="reason")
+            return "rework", []
+        if there == here:
+            return "update", []
+        if there < here:
+            raise WorkflowViolation(f"order {order.order_no} is already at {order.current_node!r}; going back "
+                                    f"to {ev.node!r} is only allowed as rework with a reason", field="node")
+        blocked = [n.key for n in wf.between(order.current_node, ev.node) if not n.skippable]
+        if blocked:
+            raise WorkflowViolation(f"order {order.order_no} is at {order.current_node!r} and cannot skip "
+                                    f"{', '.join(blocked)} to reach {ev.node!r}", field="node")
+        return "advance", [n.key for n in wf.between(order.current_node, ev.node)]
+
+    # ------------------------------------------------------------ exceptions
+    async def open_exception(self, raw_no: str, new: ExceptionIn, *, source: str = "api",
+                             default_actor: str | None = None) -> OrderException:
+        if new.kind not in self.workflows.exception_kinds:
+            raise InvalidInput(f"unknown exception kind {new.kind!r} "
+                               f"(known: {', '.join(self.workflows.exception_kinds)})", field="kind")
+        async with in_transaction() as conn:
+            order = await self.get_order(raw_no, for_update=True)
+            now, actor = self.clock(), new.actor or default_actor
+            exc = await OrderException.create(order=order, kind=new.kind, severity=new.severity,
+                                              node=order.current_node, note=new.note, source=source,
+                                              opened_by=actor, opened_at=now)
+            await self._emit(Change("exception_opened", order, now, actor, source, exception=exc), conn)
+            return exc
+
+    async def _exception_for_update(self, raw_no: str, exc_id: int) -> tuple[Order, OrderException]:
+        order = await self.get_order(raw_no, for_update=True)
+        exc = await OrderException.filter(id=exc_id, order_id=order.id).first()
+        if exc is None:
+            raise NotFound(f"order {order.order_no} has no exception {exc_id}")
+        return order, exc
+
+    async def acknowledge_exception(self, raw_no: str, exc_id: int, body: AckIn, *, source: str = "api",
+                                    default_actor: str | None = None) -> OrderException:
+        """Someone has it. Acknowledging twice, or a resolved exception, changes nothing."""
+        async with in_transaction() as conn:
+            order, exc = await self._exception_for_update(raw_no, exc_id)
+            if exc.status != "open":
+                return exc
+            now, actor = self.clock(), body.actor or default_actor
+            exc.status, exc.acknowledged_by, exc.acknowledged_at = "acknowledged", actor, now
+            await exc.save()
+            await self._emit(Change("exception_acknowledged", order, now, actor, source, exception=exc), conn)
+            return exc
+
+    async def resolve_exception(self, raw_no: str, exc_id: int, body: ResolveIn, *, source: str = "api",
+                                default_actor: str | None = None) -> OrderException:
+        """Close an exception. Resolving it again changes nothing."""
+        async with in_transaction() as conn:
+            order, exc = await self._exception_for_update(raw_no, exc_id)
+            if exc.status == "resolved":
+                return exc
+            now, actor = self.clock(), body.actor or default_actor
+            exc.status, exc.resolved_by, exc.resolved_at = "resolved", actor, now
+            exc.resolution, exc.resolution_note = body.resolution, body.note
+            await exc.save()
+            await self._emit(Change("exception_resolved", order, now, actor, source, exception=exc), conn)
+            return exc

@@ -1,0 +1,72 @@
+"""Customers, staff members and the chat identities that point at them."""
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(str, Enum):
+    """What a staff member may see and do; owner roles of workflow nodes use the same names."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SALES = "sales"
+    OPERATOR = "operator"
+
+
+class Customer(Model):
+    """A buyer. Orders with the same contact e-mail belong to the same customer."""
+
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    email = fields.CharField(max_length=254, null=True, db_index=True)
+    phone = fields.CharField(max_length=40, null=True)
+    locale = fields.CharField(max_length=10, default="zh")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "customers"
+
+
+class StaffMember(Model):
+    """A person of the company: sales, operators (warehouse, production, QC...), managers, admins."""
+
+    id = fields.BigIntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=100)
+    role = fields.CharEnumField(Role, max_length=16)
+    department = fields.CharField(max_length=64, null=True)
+    email = fields.CharField(max_length=254, null=True)
+    locale = fields.CharField(max_length=10, default="zh")
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "staff_members"
+
+
+class Identity(Model):
+    """One account on one channel (a Telegram user, a WeChat openid, an e-mail address).
+
+    It points at a customer (once bound) or a staff member, or at nobody yet.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    external_id = fields.CharField(max_length=254)
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "orderbot.Customer", related_name="identities", null=True, on_delete=fields.CASCADE
+    )
+    staff: fields.ForeignKeyNullableRelation[StaffMember] = fields.ForeignKeyField(
+        "orderbot.StaffMember", related_name="identities", null=True, on_delete=fields.CASCADE
+    )
+    locale = fields.CharField(max_length=10, null=True)
+    timezone = fields.CharField(max_length=64, null=True)
+    last_inbound_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "identities"
+        unique_together = (("channel", "external_id"),)
