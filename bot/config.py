@@ -208,8 +208,20 @@ def _key_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _missing_key(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A whole section missing is reported as its first required key (``security.secret_key``)."""
+    if len(loc) == 1 and loc[0] in Settings.model_fields:
+        section = Settings.model_fields[loc[0]].annotation
+        required = [n for n, f in getattr(section, "model_fields", {}).items() if f.is_required()]
+        if required:
+            return (loc[0], required[0])
+    return loc
+
+
 def _explain(err: ValidationError, path: Path | None) -> str:
     first = err.errors()[0]
+    if first["type"] == "missing":
+        first = {**first, "loc": _missing_key(tuple(first["loc"]))}
     key = _key_name(first["loc"])
     where = f" in {path}" if path else ""
     env = ENV_PREFIX + "__".join(str(p).upper() for p in first["loc"])

@@ -1,0 +1,184 @@
+"""The `orderbot` command as a person runs it: set-up, keys, staff, orders, serving."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import aiohttp
+import click
+from click.testing import CliRunner
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.api.auth import KeyChecker
+from bot.api.state import KEYS
+from bot.app import build_app
+from bot.cli import cli as orderbot_cli
+from models.inputs import CustomerIn, OrderIn
+from tests.conftest import PG_URL, free_port
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield prefix + (name,)
+        if isinstance(cmd, click.Group):
+            yield from all_commands(cmd, prefix + (name,))
+
+
+def test_help_on_every_command(cli):
+    top = cli("--help")  # the installed entry point, once
+    assert top.code == 0
+    for reserved in ("chat", "nlu", "init", "migrate", "serve", "demo", "staff", "apikey", "order", "event",
+                     "workflows"):
+        assert f"  {reserved}" in top.out
+    runner = CliRunner()
+    for path in all_commands(orderbot_cli):
+        r = runner.invoke(orderbot_cli, [*path, "--help"], prog_name="orderbot")
+        assert r.exit_code == 0 and "Usage: orderbot " + " ".join(path) in r.output, path
+
+
+def test_init_writes_config_with_a_fresh_secret_and_a_workflows_file(cli, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("init", "--dir", str(a)).code == 0
+    assert cli("init", "--dir", str(b)).code == 0
+    ca = tomllib.loads((a / "orderbot.toml").read_text())
+    cb = tomllib.loads((b / "orderbot.toml").read_text())
+    assert len(ca["security"]["secret_key"]) >= 32 and ca["security"]["secret_key"] != cb["security"]["secret_key"]
+    assert (a / "workflows.yaml").exists()
+    assert cli("workflows", "check", str(a / "workflows.yaml")).code == 0
+    again = cli("init", "--dir", str(a))
+    assert again.code == 1 and "--force" in again.err
+    # the written file is usable as it stands
+    r = cli("-c", str(a / "orderbot.toml"), "migrate")
+    assert r.code == 0 and (a / "orderbot.db").exists()
+
+
+def test_migrate_is_idempotent(cli, tmp_path):
+    cfg = tmp_path / "fresh.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite://{tmp_path}/fresh.db"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
+    first = cli("-c", str(cfg), "migrate")
+    assert first.code == 0 and "applied orderbot.0001_initial" in first.out
+    second = cli("-c", str(cfg), "migrate")
+    assert second.code == 0 and "already current" in second.out
+
+
+async def test_apikey_create_list_revoke(cli, settings, engine):
+    r = cli("apikey", "create", "--name", "erp")
+    assert r.code == 0
+    key = r.out.strip().splitlines()[-1]
+    assert key.startswith("ob_") and " " not in key
+    listed = cli("apikey", "list")
+    assert "erp" in listed.out and "active" in listed.out and key not in listed.out
+
+    app = build_app(settings, engine)
+    app[KEYS] = KeyChecker(cache_seconds=0)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as s:
+            url = str(server.make_url("/api/v1/orders"))
+            async with s.get(url, headers={"Authorization": f"Bearer {key}"}) as resp:
+                assert resp.status == 200
+            revoked = await asyncio.to_thread(cli, "apikey", "revoke", "erp")
+            assert revoked.code == 0
+            async with s.get(url, headers={"Authorization": f"Bearer {key}"}) as resp:
+                assert resp.status == 401
+    finally:
+        await server.close()
+    assert "revoked" in cli("apikey", "list").out
+    assert cli("apikey", "revoke", "erp").code == 1
+
+
+def test_staff_add_and_list(cli):
+    r = cli("staff", "add", "--name", "王销售", "--role", "sales", "--code", "S001", "--telegram", "2002",
+            "--email", "Wang@Corp.example")
+    assert r.code == 0 and "S001" in r.out
+    r = cli("staff", "add", "--name", "李仓", "--role", "operator", "--department", "warehouse", "--wechat", "o_abc")
+    assert r.code == 0 and "O001" in r.out
+    listed = cli("staff", "list").out
+    assert "王销售" in listed and "telegram:2002" in listed and "email:wang@corp.example" in listed
+    assert "warehouse" in listed and "wechat:o_abc" in listed
+    dup = cli("staff", "add", "--name", "X", "--role", "sales", "--code", "s001")
+    assert dup.code == 1 and "S001" in dup.err
+    taken = cli("staff", "add", "--name", "Y", "--role", "manager", "--telegram", "2002")
+    assert taken.code == 1 and "telegram:2002" in taken.err
+    assert "Y" not in cli("staff", "list").out.split()
+    bad = cli("staff", "add", "--name", "Z", "--role", "king")
+    assert bad.code == 2 and "king" in bad.err
+
+
+async def test_order_show_and_event(cli, engine):
+    await engine.create_order(OrderIn(order_no="SO202611240001", customer=CustomerIn(name="张三", email="z@a.example"),
+                                      amount="10"))
+    r = await asyncio.to_thread(cli, "event", "so-2026-1124-0001", "approved", "--note", "审核通过")
+    assert r.code == 0 and "placed → approved" in r.out
+    r = await asyncio.to_thread(cli, "event", "SO202611240001", "delivered")
+    assert r.code == 1 and "cannot skip" in r.err
+    r = await asyncio.to_thread(cli, "order", "show", "SO202611240001")
+    assert r.code == 0 and "approved" in r.out and "审核通过" in r.out and "z@a.example" in r.out
+    r = await asyncio.to_thread(cli, "order", "show", "SO209912310001")
+    assert r.code == 1 and "no order SO209912310001" in r.err
+
+
+def _serve(cli_config: Path, port: int, env_extra: dict | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")}
+    env.update({"ORDERBOT_CONFIG": str(cli_config), **(env_extra or {})})
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+async def _healthy(port: int, proc: subprocess.Popen, within: float) -> bool:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return True
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+async def test_serve_on_a_new_sqlite_database_migrates_and_stops_cleanly(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite://{tmp_path}/new.db"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
+    port = free_port()
+    proc = _serve(cfg, port)
+    try:
+        assert await _healthy(port, proc, 30), proc.stdout.read() if proc.poll() is not None else "no answer"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set ORDERBOT_TEST_DATABASE_URL")
+async def test_serve_on_an_unmigrated_postgres_database_refuses(tmp_path):
+    import uuid
+
+    from tests.conftest import _pg_admin, _with_db
+
+    name = f"orderbot_unmigrated_{uuid.uuid4().hex[:8]}"
+    await _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    try:
+        cfg = tmp_path / "pg.toml"
+        cfg.write_text(f'[database]\nurl = "{_with_db(PG_URL, name)}"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
+        proc = _serve(cfg, free_port())
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and "orderbot migrate" in out
+    finally:
+        await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_reserved_commands_say_they_are_not_here_yet(cli):
+    r = cli("nlu", "where is my order")
+    assert r.code == 1 and "conversation core" in r.err
