@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -100,7 +101,13 @@ class ProgressEngine:
         no = self.normalize(raw_no)
         qs = Order.filter(order_no=no)
         if for_update:
-            qs = qs.select_for_update()
+            conn = connections.get("default")
+            if conn.capabilities.support_for_update:
+                qs = qs.select_for_update()
+            else:
+                # SQLite: write first, so the transaction holds the write lock before it reads
+                # (another process's CLI command then waits instead of failing on a stale snapshot).
+                await conn.execute_query("UPDATE orders SET version = version WHERE order_no = ?", [no])
         order = await qs.first()
         if order is None:
             raise NotFound(f"no order {no}")

@@ -182,3 +182,4 @@ async def test_serve_on_an_unmigrated_postgres_database_refuses(tmp_path):
 def test_reserved_commands_say_they_are_not_here_yet(cli):
     r = cli("nlu", "where is my order")
     assert r.code == 1 and "conversation core" in r.err
+

@@ -247,3 +247,34 @@ async def test_twenty_concurrent_events_for_one_order_none_lost_none_doubled(eng
     assert await NodeEvent.filter(order_id=order.id, kind="update").count() == 20
     assert order.version == 1 + 1 + 20
     assert order.current_node == "approved"
+
+
+async def test_a_change_holds_the_order_against_other_processes(engine: ProgressEngine, settings):
+    """Inside a change the order is locked before it is read, so another process (a CLI command,
+    a second server) waits for its turn instead of writing over a stale read."""
+    from tortoise.transactions import in_transaction
+
+    await engine.create_order(new_order())
+    url = settings.database.url
+    async with in_transaction():
+        await engine.get_order("SO202611240001", for_update=True)
+        if url.startswith("sqlite://"):
+            import sqlite3
+
+            other = sqlite3.connect(url[len("sqlite://"):], timeout=0.2)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("UPDATE orders SET version = version + 1")
+                    other.commit()
+            finally:
+                other.close()
+        else:
+            import asyncpg
+
+            other = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+            try:
+                with pytest.raises(asyncpg.exceptions.LockNotAvailableError):
+                    await other.execute("SELECT 1 FROM orders WHERE order_no = $1 FOR UPDATE NOWAIT",
+                                        "SO202611240001")
+            finally:
+                await other.close()
