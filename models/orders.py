@@ -47,8 +47,9 @@ class Order(Model):
 class OrderCommercial(Model):
     """Prices, cost and supplier of an order: only sales (amount) and managers see them."""
 
+    id = fields.BigIntField(primary_key=True)
     order: fields.OneToOneRelation[Order] = fields.OneToOneField(
-        "orderbot.Order", related_name="commercial", on_delete=fields.CASCADE, primary_key=True
+        "orderbot.Order", related_name="commercial", on_delete=fields.CASCADE
     )
     amount = fields.DecimalField(max_digits=18, decimal_places=2, null=True)
     currency = fields.CharField(max_length=3, default="CNY")

@@ -144,14 +144,15 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='OrderCommercial',
             fields=[
-                ('order', fields.OneToOneField('orderbot.Order', source_field='order_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='commercial', on_delete=OnDelete.CASCADE)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('order', fields.OneToOneField('orderbot.Order', source_field='order_id', db_constraint=True, to_field='id', related_name='commercial', on_delete=OnDelete.CASCADE)),
                 ('amount', fields.DecimalField(null=True, max_digits=18, decimal_places=2)),
                 ('currency', fields.CharField(default='CNY', max_length=3)),
                 ('unit_prices', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
                 ('cost', fields.DecimalField(null=True, max_digits=18, decimal_places=2)),
                 ('supplier', fields.CharField(null=True, max_length=200)),
             ],
-            options={'table': 'order_commercials', 'app': 'orderbot', 'pk_attr': 'order_id', 'table_description': 'Prices, cost and supplier of an order: only sales (amount) and managers see them.'},
+            options={'table': 'order_commercials', 'app': 'orderbot', 'pk_attr': 'id', 'table_description': 'Prices, cost and supplier of an order: only sales (amount) and managers see them.'},
             bases=['Model'],
         ),
         ops.CreateModel(
