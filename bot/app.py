@@ -52,28 +52,36 @@ async def serve(
 
     SQLite databases are migrated on the spot; PostgreSQL must be migrated beforehand
     (``orderbot migrate``) so that several processes never race to change the schema.
-    ``prepare`` runs once the schema is current (the demo seeds its data there).
+    ``prepare`` runs once the port is bound and the schema current (the demo seeds its
+    data there); ``on_ready`` is told the URL after that.
     """
     engine = build_engine(settings)
     async with database(settings.database.url):
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
-        if prepare is not None:
-            await prepare(engine)
-        app = build_app(settings, engine)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(build_app(settings, engine), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
-        await site.start()
-        url = f"http://{settings.server.host}:{settings.server.port}"
-        log.info("orderbot serving on %s", url)
-        if on_ready is not None:
-            on_ready(url)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
+            await site.start()
+            if prepare is not None:
+                await prepare(engine)
+            url = f"http://{settings.server.host}:{settings.server.port}"
+            log.info("orderbot serving on %s", url)
+            if on_ready is not None:
+                on_ready(url)
+            await _until_stopped()
         finally:
             log.info("orderbot stopping")
             await runner.cleanup()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -100,7 +100,7 @@ def migrate(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--host", default=None, help="Override [server] host.")
-@click.option("--port", type=int, default=None, help="Override [server] port.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Override [server] port.")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the service: HTTP API, webhooks and every enabled channel, in one process.
@@ -127,7 +127,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--orders", "n_orders", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="How many demo orders to make.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

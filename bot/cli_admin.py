@@ -4,53 +4,21 @@ from __future__ import annotations
 import uuid
 
 import click
-from tortoise.transactions import in_transaction
 
 from bot import orderview
 from bot.app import build_engine
 from bot.cli_support import run_with_db, settings_from, table, when
-from models.errors import Conflict, NotFound
 from models.apikeys import ApiKey, hash_key, new_key
+from models.errors import Conflict, NotFound
 from models.inputs import EventData, EventIn
-from models.people import Identity, Role, StaffMember
+from models.people import Role, StaffMember, add_staff
 from models.schedule import utcnow
-
-ROLE_PREFIX = {"admin": "A", "manager": "M", "sales": "S", "operator": "O"}
 
 
 # ---------------------------------------------------------------- staff
 @click.group()
 def staff() -> None:
     """Staff members: who may look up and change orders, and see what."""
-
-
-async def _next_code(role: str) -> str:
-    prefix = ROLE_PREFIX[role]
-    n = await StaffMember.filter(code__startswith=prefix).count() + 1
-    while await StaffMember.filter(code=f"{prefix}{n:03d}").exists():
-        n += 1
-    return f"{prefix}{n:03d}"
-
-
-async def add_staff(name: str, role: str, code: str | None, department: str | None,
-                    identities: dict[str, str], email: str | None) -> StaffMember:
-    """Create a staff member and bind their chat identities, all or nothing."""
-    async with in_transaction():
-        code = (code or await _next_code(role)).strip().upper()
-        if await StaffMember.filter(code=code).exists():
-            raise Conflict(f"staff code {code} is taken")
-        member = await StaffMember.create(code=code, name=name, role=Role(role), department=department,
-                                          email=email)
-        for channel, external_id in identities.items():
-            ident = await Identity.filter(channel=channel, external_id=external_id).first()
-            if ident and (ident.staff_id or ident.customer_id):
-                raise Conflict(f"{channel}:{external_id} already belongs to someone else")
-            if ident:
-                ident.staff = member
-                await ident.save()
-            else:
-                await Identity.create(channel=channel, external_id=external_id, staff=member)
-        return member
 
 
 @staff.command("add")

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
-from tortoise.connection import get_connection
 
 from models import APP_LABEL, MIGRATIONS, MODEL_MODULES
 

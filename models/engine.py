@@ -311,7 +311,7 @@ class ProgressEngine:
                                f"(known: {', '.join(self.workflows.exception_kinds)})", field="kind")
         async with in_transaction() as conn:
             order = await self.get_order(raw_no, for_update=True)
-            now, actor = self.clock(), new.actor or default_actor
+            now, actor = self._when(new.at), new.actor or default_actor
             exc = await OrderException.create(order=order, kind=new.kind, severity=new.severity,
                                               node=order.current_node, note=new.note, source=source,
                                               opened_by=actor, opened_at=now)
@@ -332,7 +332,7 @@ class ProgressEngine:
             order, exc = await self._exception_for_update(raw_no, exc_id)
             if exc.status != "open":
                 return exc
-            now, actor = self.clock(), body.actor or default_actor
+            now, actor = self._when(body.at), body.actor or default_actor
             exc.status, exc.acknowledged_by, exc.acknowledged_at = "acknowledged", actor, now
             await exc.save()
             await self._emit(Change("exception_acknowledged", order, now, actor, source, exception=exc), conn)
@@ -345,7 +345,7 @@ class ProgressEngine:
             order, exc = await self._exception_for_update(raw_no, exc_id)
             if exc.status == "resolved":
                 return exc
-            now, actor = self.clock(), body.actor or default_actor
+            now, actor = self._when(body.at), body.actor or default_actor
             exc.status, exc.resolved_by, exc.resolved_at = "resolved", actor, now
             exc.resolution, exc.resolution_note = body.resolution, body.note
             await exc.save()

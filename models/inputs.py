@@ -108,17 +108,22 @@ class OrderPatch(_In):
 
 
 class ExceptionIn(_In):
+    """A problem holding an order up; ``at`` (default now) lets an import carry past times."""
+
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
     severity: Literal["low", "normal", "high", "urgent"] = "normal"
     actor: Annotated[str, StringConstraints(max_length=128)] | None = None
+    at: datetime | None = None
 
 
 class AckIn(_In):
     actor: Annotated[str, StringConstraints(max_length=128)] | None = None
+    at: datetime | None = None
 
 
 class ResolveIn(_In):
     actor: Annotated[str, StringConstraints(max_length=128)] | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
     resolution: Annotated[str, StringConstraints(max_length=64)] | None = None
+    at: datetime | None = None

@@ -5,6 +5,9 @@ from enum import Enum
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.errors import Conflict
 
 
 class Role(str, Enum):
@@ -70,3 +73,35 @@ class Identity(Model):
     class Meta:
         table = "identities"
         unique_together = (("channel", "external_id"),)
+
+
+ROLE_PREFIX = {"admin": "A", "manager": "M", "sales": "S", "operator": "O"}
+
+
+async def _next_code(role: str) -> str:
+    prefix = ROLE_PREFIX[role]
+    n = await StaffMember.filter(code__startswith=prefix).count() + 1
+    while await StaffMember.filter(code=f"{prefix}{n:03d}").exists():
+        n += 1
+    return f"{prefix}{n:03d}"
+
+
+async def add_staff(name: str, role: str, code: str | None, department: str | None,
+                    identities: dict[str, str], email: str | None) -> StaffMember:
+    """Create a staff member and bind their chat identities, all or nothing."""
+    async with in_transaction():
+        code = (code or await _next_code(role)).strip().upper()
+        if await StaffMember.filter(code=code).exists():
+            raise Conflict(f"staff code {code} is taken")
+        member = await StaffMember.create(code=code, name=name, role=Role(role), department=department,
+                                          email=email)
+        for channel, external_id in identities.items():
+            ident = await Identity.filter(channel=channel, external_id=external_id).first()
+            if ident and (ident.staff_id or ident.customer_id):
+                raise Conflict(f"{channel}:{external_id} already belongs to someone else")
+            if ident:
+                ident.staff = member
+                await ident.save()
+            else:
+                await Identity.create(channel=channel, external_id=external_id, staff=member)
+        return member

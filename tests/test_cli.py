@@ -12,9 +12,9 @@ from pathlib import Path
 
 import aiohttp
 import click
-from click.testing import CliRunner
 import pytest
 from aiohttp.test_utils import TestServer
+from click.testing import CliRunner
 
 from bot.api.auth import KeyChecker
 from bot.api.state import KEYS

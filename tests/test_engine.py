@@ -9,7 +9,7 @@ import pytest
 from models.engine import Change, ProgressEngine
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, CustomerIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
-from models.orders import NodeEvent, Order, OrderException
+from models.orders import NodeEvent, Order
 from models.outbox import Outbox
 from models.people import Customer
 

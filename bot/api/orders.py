@@ -5,7 +5,7 @@ from datetime import date
 
 from aiohttp import web
 from pydantic import BaseModel
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from bot import orderview
 from bot.api.errors import ApiError, parse_body
@@ -135,8 +135,8 @@ async def list_orders(request: web.Request) -> web.Response:
         cond = _late_filter(engine, engine.today())
         qs = qs.filter(cond if late else (~cond | Q(promised_date__isnull=True)))
     if _bool(request, "open_exceptions"):
-        open_ids = OrderException.filter(status__in=("open", "acknowledged")).values_list("order_id", flat=True)
-        qs = qs.filter(id__in=await open_ids)
+        unresolved = OrderException.filter(status__in=("open", "acknowledged")).values("order_id")
+        qs = qs.filter(id__in=Subquery(unresolved))
     after = _int(request, "after", 0, 0, 2**62)
     limit = _int(request, "limit", 50, 1, MAX_PAGE)
     rows = await qs.filter(id__gt=after).order_by("id").limit(limit + 1)
