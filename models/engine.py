@@ -8,9 +8,8 @@ roll back together. Hooks are registered explicitly by the application (``bot/ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,45 +18,19 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import schedule
+from models import schedule, store
+from models.changes import Change, ChangeHook, EventResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.numbers import OrderNumberPolicy
 from models.orders import NodeEvent, Order, OrderCommercial, OrderException
 from models.people import Customer
+from models.store import EventRecord, OrderState
+from models.writer import EventWriter
 from models.workflows import Workflow, WorkflowSet
 
 log = logging.getLogger(__name__)
 MAX_FUTURE = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One committed-together state change, as hooks (the outbox writer) see it.
-
-    ``kind`` is one of order_created, node_entered, node_updated, rework, order_updated,
-    exception_opened, exception_acknowledged, exception_resolved.
-    """
-
-    kind: str
-    order: Order
-    at: datetime
-    actor: str | None
-    source: str
-    event: NodeEvent | None = None
-    exception: OrderException | None = None
-    previous_node: str | None = None
-    previous_eta: datetime | None = None
-    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-
-ChangeHook = Callable[[Change, BaseDBAsyncClient], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class EventResult:
-    event: NodeEvent
-    replayed: bool
 
 
 class ProgressEngine:
@@ -76,20 +49,22 @@ class ProgressEngine:
         self.tz = tz
         self.clock = clock
         self._hooks: list[ChangeHook] = []
+        self._writer = EventWriter(self)
 
     def add_hook(self, hook: ChangeHook) -> None:
         """Call ``hook`` inside the transaction of every change, after the change is written."""
         self._hooks.append(hook)
 
-    async def _emit(self, change: Change, conn: BaseDBAsyncClient) -> None:
+    async def emit(self, changes: list[Change], conn: BaseDBAsyncClient) -> None:
+        """Hand the changes of one transaction to every hook, inside that transaction."""
         for hook in self._hooks:
-            await hook(change, conn)
+            await hook(changes, conn)
 
     # ------------------------------------------------------------ lookups and helpers
     def normalize(self, raw: str) -> str:
         return self.numbers.normalize(raw)
 
-    def workflow_of(self, order: Order) -> Workflow:
+    def workflow_of(self, order: Order | OrderState) -> Workflow:
         wf = self.workflows.get(order.workflow)
         if wf is None:
             raise WorkflowViolation(f"order {order.order_no} uses workflow {order.workflow!r}, "
@@ -99,16 +74,9 @@ class ProgressEngine:
     async def get_order(self, raw_no: str, *, for_update: bool = False) -> Order:
         """The order with this number (in any written form); NotFound otherwise."""
         no = self.normalize(raw_no)
-        qs = Order.filter(order_no=no)
         if for_update:
-            conn = connections.get("default")
-            if conn.capabilities.support_for_update:
-                qs = qs.select_for_update()
-            else:
-                # SQLite: write first, so the transaction holds the write lock before it reads
-                # (another process's CLI command then waits instead of failing on a stale snapshot).
-                await conn.execute_query("UPDATE orders SET version = version WHERE order_no = ?", [no])
-        order = await qs.first()
+            await store.lock_orders(connections.get("default"), [no])
+        order = await Order.filter(order_no=no).first()
         if order is None:
             raise NotFound(f"no order {no}")
         return order
@@ -121,7 +89,7 @@ class ProgressEngine:
             at = at.replace(tzinfo=self.tz)
         if at > now + MAX_FUTURE:
             raise InvalidInput(f"{field_name} is more than a day in the future", field=field_name)
-        return at
+        return at.astimezone(timezone.utc)  # stored in UTC, so that times compare as text too
 
     def eta(self, order: Order, now: datetime | None = None) -> datetime | None:
         wf = self.workflows.get(order.workflow)
@@ -172,7 +140,8 @@ class ProgressEngine:
                         order=order, event_id="created", kind="create", node=order.current_node,
                         at=placed_at, actor=actor, source=source, fingerprint=fingerprint,
                     )
-                    await self._emit(Change("order_created", order, placed_at, actor, source, event=event), conn)
+                    await self.emit([Change("order_created", OrderState.of(order), placed_at, actor, source,
+                                            event=event)], conn)
                     return order, True
             except IntegrityError:
                 if attempt == 2:
@@ -235,48 +204,46 @@ class ProgressEngine:
                 order.eta = self.eta(order)
                 order.version += 1
                 await order.save()
-                await self._emit(Change("order_updated", order, self.clock(), actor, source,
-                                        previous_eta=previous_eta, changes=changes), conn)
+                await self.emit([Change("order_updated", OrderState.of(order), self.clock(), actor, source,
+                                        previous_eta=previous_eta, changes=changes)], conn)
             return order
 
     # ------------------------------------------------------------ node events
     async def apply_event(self, raw_no: str, ev: EventIn, *, source: str = "api",
                           default_actor: str | None = None) -> EventResult:
-        """Move an order to ``ev.node``; idempotent on ``ev.event_id``."""
-        fingerprint = ev.fingerprint()
-        async with in_transaction() as conn:
-            order = await self.get_order(raw_no, for_update=True)
-            earlier = await NodeEvent.filter(order_id=order.id, event_id=ev.event_id).first()
-            if earlier is not None:
-                if earlier.fingerprint != fingerprint:
-                    raise Conflict(f"event_id {ev.event_id!r} was already used for a different event "
-                                   f"on order {order.order_no}")
-                return EventResult(earlier, replayed=True)
-            wf = self.workflow_of(order)
-            kind, skipped = self._transition(wf, order, ev)
-            at = self._when(ev.at)
-            event = await NodeEvent.create(
-                order=order, event_id=ev.event_id, kind=kind, node=ev.node, from_node=order.current_node,
-                skipped=skipped, at=at, actor=ev.actor or default_actor, source=source,
-                note=ev.reason if kind == "rework" and not ev.note else ev.note,
-                data=ev.data.model_dump(exclude_none=True), fingerprint=fingerprint,
-            )
-            previous_node, previous_eta = order.current_node, order.eta
-            if kind != "update":
-                order.current_node, order.node_entered_at = ev.node, at
-            if ev.data.tracking_no:
-                order.tracking_no = self.normalize(ev.data.tracking_no)
-                order.carrier = ev.data.carrier or order.carrier
-            order.eta = schedule.eta(wf, order.current_node, order.node_entered_at, self.clock())
-            order.version += 1
-            await order.save()
-            change_kind = {"advance": "node_entered", "rework": "rework", "update": "node_updated"}[kind]
-            await self._emit(Change(change_kind, order, at, event.actor, source, event=event,
-                                    previous_node=previous_node, previous_eta=previous_eta), conn)
-            return EventResult(event, replayed=False)
+        """Move an order to ``ev.node``; idempotent on ``ev.event_id``.
+
+        Concurrent events are written in batches (``models.writer``); each is answered on
+        its own: the stored event, a replay of it, or the refusal.
+        """
+        return await self._writer.submit(self.normalize(raw_no), ev, source, default_actor)
+
+    def event_record(self, order: OrderState, ev: EventIn, source: str, default_actor: str | None,
+                     fingerprint: str, now: datetime) -> EventRecord:
+        """The event to store for ``ev`` on ``order``; a refusal when its workflow does not allow it."""
+        kind, skipped = self._transition(self.workflow_of(order), order, ev)
+        note = ev.reason if kind == "rework" and not ev.note else ev.note
+        return EventRecord(0, ev.event_id, kind, ev.node, order.current_node, skipped, self._when(ev.at),
+                           ev.actor or default_actor, source, note, ev.data.model_dump(exclude_none=True),
+                           fingerprint, now)
+
+    def after_event(self, order: OrderState, event: EventRecord, ev: EventIn) -> tuple[OrderState, Change]:
+        """The order after ``event`` (node, shipment, ETA, version) and the change to announce."""
+        node, entered = order.current_node, order.node_entered_at
+        if event.kind != "update":
+            node, entered = event.node, event.at
+        tracking, carrier = order.tracking_no, order.carrier
+        if ev.data.tracking_no:
+            tracking, carrier = self.normalize(ev.data.tracking_no), ev.data.carrier or carrier
+        moved = order.moved(current_node=node, node_entered_at=entered, tracking_no=tracking, carrier=carrier,
+                            eta=schedule.eta(self.workflow_of(order), node, entered, self.clock()),
+                            version=order.version + 1)
+        kind = {"advance": "node_entered", "rework": "rework", "update": "node_updated"}[event.kind]
+        return moved, Change(kind, moved, event.at, event.actor, event.source, event=event,
+                             previous_node=order.current_node, previous_eta=order.eta)
 
     @staticmethod
-    def _transition(wf: Workflow, order: Order, ev: EventIn) -> tuple[str, list[str]]:
+    def _transition(wf: Workflow, order: OrderState, ev: EventIn) -> tuple[str, list[str]]:
         """The kind of move (advance, rework, update) and the nodes it skips; or a violation."""
         if not wf.has(ev.node):
             raise WorkflowViolation(f"workflow {wf.key!r} has no node {ev.node!r} "
@@ -315,7 +282,8 @@ class ProgressEngine:
             exc = await OrderException.create(order=order, kind=new.kind, severity=new.severity,
                                               node=order.current_node, note=new.note, source=source,
                                               opened_by=actor, opened_at=now)
-            await self._emit(Change("exception_opened", order, now, actor, source, exception=exc), conn)
+            change = Change("exception_opened", OrderState.of(order), now, actor, source, exception=exc)
+            await self.emit([change], conn)
             return exc
 
     async def _exception_for_update(self, raw_no: str, exc_id: int) -> tuple[Order, OrderException]:
@@ -335,7 +303,8 @@ class ProgressEngine:
             now, actor = self._when(body.at), body.actor or default_actor
             exc.status, exc.acknowledged_by, exc.acknowledged_at = "acknowledged", actor, now
             await exc.save()
-            await self._emit(Change("exception_acknowledged", order, now, actor, source, exception=exc), conn)
+            change = Change("exception_acknowledged", OrderState.of(order), now, actor, source, exception=exc)
+            await self.emit([change], conn)
             return exc
 
     async def resolve_exception(self, raw_no: str, exc_id: int, body: ResolveIn, *, source: str = "api",
@@ -349,5 +318,6 @@ class ProgressEngine:
             exc.status, exc.resolved_by, exc.resolved_at = "resolved", actor, now
             exc.resolution, exc.resolution_note = body.resolution, body.note
             await exc.save()
-            await self._emit(Change("exception_resolved", order, now, actor, source, exception=exc), conn)
+            change = Change("exception_resolved", OrderState.of(order), now, actor, source, exception=exc)
+            await self.emit([change], conn)
             return exc

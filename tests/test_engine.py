@@ -206,10 +206,11 @@ async def test_patch_changes_only_what_is_given(engine: ProgressEngine):
 async def test_hooks_write_in_the_same_transaction(engine: ProgressEngine):
     seen: list[str] = []
 
-    async def outbox_writer(change: Change, conn) -> None:
-        seen.append(change.kind)
-        await Outbox.create(event_key=f"{change.order.order_no}:{change.kind}:{len(seen)}", channel="test",
-                            address="a", kind=change.kind, next_attempt_at=change.at, using_db=conn)
+    async def outbox_writer(changes: list[Change], conn) -> None:
+        for change in changes:
+            seen.append(change.kind)
+            await Outbox.create(event_key=f"{change.order.order_no}:{change.kind}:{len(seen)}", channel="test",
+                                address="a", kind=change.kind, next_attempt_at=change.at, using_db=conn)
 
     engine.add_hook(outbox_writer)
     await engine.create_order(new_order())
@@ -222,9 +223,9 @@ async def test_hooks_write_in_the_same_transaction(engine: ProgressEngine):
 async def test_a_failing_hook_rolls_the_change_back(engine: ProgressEngine):
     await engine.create_order(new_order())
 
-    async def broken(change: Change, conn) -> None:
-        await Outbox.create(event_key="x", channel="test", address="a", kind=change.kind,
-                            next_attempt_at=change.at, using_db=conn)
+    async def broken(changes: list[Change], conn) -> None:
+        await Outbox.create(event_key="x", channel="test", address="a", kind=changes[0].kind,
+                            next_attempt_at=changes[0].at, using_db=conn)
         raise RuntimeError("outbox unavailable")
 
     engine.add_hook(broken)
@@ -278,3 +279,54 @@ async def test_a_change_holds_the_order_against_other_processes(engine: Progress
                                         "SO202611240001")
             finally:
                 await other.close()
+
+
+async def test_a_batch_answers_each_event_on_its_own(engine: ProgressEngine):
+    """Events arriving together are written together, but each gets its own answer."""
+    for n in range(1, 5):
+        await engine.create_order(new_order(f"SO20261124000{n}"))
+    await engine.apply_event("SO202611240004", ev("done-before", "approved"))
+    outcomes = await asyncio.gather(
+        engine.apply_event("SO202611240001", ev("a", "approved")),
+        engine.apply_event("SO202611240002", ev("b", "delivered")),          # may not skip
+        engine.apply_event("SO209912319999", ev("c", "approved")),          # no such order
+        engine.apply_event("SO202611240004", ev("done-before", "approved")),  # a replay
+        engine.apply_event("SO202611240003", ev("d", "approved")),
+        return_exceptions=True,
+    )
+    assert not outcomes[0].replayed and outcomes[0].event.node == "approved"
+    assert isinstance(outcomes[1], WorkflowViolation)
+    assert isinstance(outcomes[2], NotFound)
+    assert outcomes[3].replayed
+    assert not outcomes[4].replayed
+    assert [o.current_node for o in await Order.all().order_by("order_no")] == [
+        "approved", "placed", "approved", "approved"]
+
+
+async def test_events_of_one_order_sent_together_apply_in_the_order_sent(engine: ProgressEngine):
+    await engine.create_order(new_order())
+    nodes = ["approved", "paid", "stocking", "production", "qc", "outbound"]
+    results = await asyncio.gather(*(engine.apply_event("SO202611240001", ev(f"e{i}", n))
+                                     for i, n in enumerate(nodes)))
+    assert [r.event.from_node for r in results] == ["placed", *nodes[:-1]]
+    assert (await engine.get_order("SO202611240001")).current_node == "outbound"
+
+
+async def test_a_hook_failing_for_one_event_fails_only_that_event(engine: ProgressEngine):
+    for n in range(1, 4):
+        await engine.create_order(new_order(f"SO20261124000{n}"))
+
+    async def picky(changes: list[Change], conn) -> None:
+        for change in changes:
+            if change.order.order_no == "SO202611240002":
+                raise RuntimeError("no outbox for this one")
+            await Outbox.create(event_key=change.order.order_no, channel="test", address="a", kind=change.kind,
+                                next_attempt_at=change.at, using_db=conn)
+
+    engine.add_hook(picky)
+    outcomes = await asyncio.gather(*(engine.apply_event(f"SO20261124000{n}", ev("x", "approved"))
+                                      for n in range(1, 4)), return_exceptions=True)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert not isinstance(outcomes[0], Exception) and not isinstance(outcomes[2], Exception)
+    assert [o.current_node for o in await Order.all().order_by("order_no")] == ["approved", "placed", "approved"]
+    assert sorted(await Outbox.all().values_list("event_key", flat=True)) == ["SO202611240001", "SO202611240003"]
