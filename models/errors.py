@@ -1,6 +1,17 @@
 """Errors the progress engine raises; each knows the HTTP status and code it maps to."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """A validation error's location as people write it: ``customer.email``, ``nodes[2].key``."""
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
 
 class EngineError(Exception):
     """A refused request, with a stable machine code and a message for people."""

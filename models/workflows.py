@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.errors import field_path
 from models.people import Role
 
 BUILTIN_NAME = "<built-in workflows>"
@@ -137,10 +138,7 @@ DEFAULT_EXCEPTION_KINDS = {
 
 # ---------------------------------------------------------------- loading and checking
 def _field(path: tuple[Any, ...]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
+    return field_path(path) or "(top level)"
 
 
 def _locate(root: yaml.Node | None, path: tuple[Any, ...]) -> int:

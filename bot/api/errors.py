@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from models.errors import EngineError
+from models.errors import EngineError, field_path
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -40,16 +40,9 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
     return web.json_response({"error": body}, status=status, headers=headers)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for p in loc:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def validation_error(err: ValidationError) -> ApiError:
     first = err.errors()[0]
-    field = _loc(tuple(first["loc"])) or "(body)"
+    field = field_path(first["loc"]) or "(body)"
     if first["type"] == "missing":
         msg = f"{field} is required"
     elif first["type"] == "extra_forbidden":
