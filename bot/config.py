@@ -223,8 +223,9 @@ def _explain(err: ValidationError, path: Path | None) -> str:
     if first["type"] == "missing":
         first = {**first, "loc": _missing_key(tuple(first["loc"]))}
     key = _key_name(first["loc"])
-    where = f" in {path}" if path else ""
     env = ENV_PREFIX + "__".join(str(p).upper() for p in first["loc"])
+    from_env = any(k.upper() == env for k in os.environ)
+    where = f" (from {env})" if from_env else (f" in {path}" if path else "")
     if first["type"] == "missing":
         msg = f"config error: {key} is required (set it{where} or as {env})"
     elif first["type"] == "extra_forbidden":

@@ -25,7 +25,7 @@ class Order(Model):
     promised_date = fields.DateField(null=True, db_index=True)
     current_node = fields.CharField(max_length=32, db_index=True)
     node_entered_at = fields.DatetimeField()
-    eta = fields.DatetimeField(null=True)
+    eta = fields.DatetimeField(null=True)  # as computed at the last change; readers recompute it
     ship_to = fields.TextField(null=True)
     items = fields.JSONField(default=list)
     carrier = fields.CharField(max_length=32, null=True)

@@ -106,3 +106,11 @@ def test_bad_config_stops_the_cli_with_exit_code_2(cli, tmp_path):
     assert len(lines) == 1 and "server.port" in lines[0]
     r = cli("migrate", env={"ORDERBOT_SECURITY__SECRET_KEY": "", "ORDERBOT_CONFIG": str(tmp_path / "none.toml")})
     assert r.code == 2 and "none.toml" in r.err
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path, monkeypatch):
+    f = write(tmp_path / "c.toml", GOOD)
+    monkeypatch.setenv("ORDERBOT_SERVER__PORT", "eighty")
+    with pytest.raises(ConfigError) as e:
+        load_settings(f)
+    assert "server.port" in str(e.value) and "ORDERBOT_SERVER__PORT" in str(e.value)
