@@ -1,7 +1,8 @@
-"""The progress engine: every change to an order goes through here, one transaction each.
+"""The progress engine: every change to an order goes through here, in a transaction.
 
 Inside that transaction, after the change is written, the engine calls its change hooks
-with a ``Change`` and the transaction's connection. That is where the notification outbox
+with the transaction's changes and connection (node events that arrive together share a
+transaction, see ``models.writer``). That is where the notification outbox
 rows are written (``notifications``), so a change and the notices it causes commit or
 roll back together. Hooks are registered explicitly by the application (``bot/app.py``).
 """

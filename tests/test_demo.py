@@ -14,7 +14,7 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.demo import seed_orders, seed_staff
+from bot.demo_seed import seed_orders, seed_staff
 from models.engine import ProgressEngine
 from models.orders import NodeEvent, Order, OrderException
 from models.people import Identity, StaffMember
