@@ -13,6 +13,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.api import routes
+from bot.background import Background
+from bot.mailer import Mailer
+from bot.nlu import Parser
+from bot.ratelimit import RateLimiter
+from bot.router import Dispatcher, Services
+from bot.sessions import Sessions
+from handlers import basics, requests, staff, subscriptions, tracking, verification
 from bot.api.auth import KeyChecker
 from bot.api.errors import json_errors
 from bot.api.state import ENGINE, KEYS, SETTINGS
@@ -30,6 +37,25 @@ def build_engine(settings: Settings) -> ProgressEngine:
     """The progress engine for these settings (raises WorkflowError for a bad workflows file)."""
     workflows = load_workflows(settings.workflows.file)
     return ProgressEngine(workflows, OrderNumberPolicy(settings.orders.number_pattern), settings.server.tz)
+
+
+def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Background) -> Dispatcher:
+    """The conversation: every handler's router, in the order they are asked."""
+    services = Services(
+        settings=settings, engine=engine,
+        parser=Parser(settings.orders.number_pattern, settings.orders.default_prefix),
+        sessions=Sessions(engine.clock), limiter=RateLimiter(engine.clock), mailer=Mailer(settings.email),
+        background=background,
+    )
+    return Dispatcher(services, [
+        verification.router,  # /start, codes, logout: before anything reads the text as a lookup
+        basics.router,
+        staff.router,
+        tracking.router,  # also keeps strangers in groups from looking anything up
+        subscriptions.router,
+        requests.router,
+        basics.fallback_router,
+    ])
 
 
 def build_app(settings: Settings, engine: ProgressEngine) -> web.Application:

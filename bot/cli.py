@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot import cli_admin
+from bot import cli_admin, cli_chat
 from bot.cli_support import CONFIG_EXIT, fail, settings_from
 from bot.config import DEFAULT_FILE, ENV_PREFIX
 from bot.db import SchemaOutdated, apply_migrations, database
@@ -162,22 +162,37 @@ def workflows_check(file: Path) -> None:
     click.echo(f"{file}: OK, {len(ws.workflows)} workflow(s), exception kinds: {', '.join(ws.exception_kinds)}")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
-@click.option("--as", "who", metavar="CHANNEL:ID", help="Talk as this identity, e.g. telegram:1001.")
-def chat(who: str | None) -> None:
-    """Talk to the bot from the terminal (arrives with the conversation core)."""
-    fail("`orderbot chat` arrives with the conversation core; this version cannot talk yet")
-
-
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="Parse every line of FILE.")
-def nlu(text: str | None, jsonl: str | None) -> None:
-    """Show how a message is understood (arrives with the conversation core)."""
-    fail("`orderbot nlu` arrives with the conversation core; this version cannot parse messages yet")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False),
+              help='Parse every line of FILE (JSON objects with a "text" field).')
+@click.pass_context
+def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
+    """Show how a message is understood: intent, order references, code, as JSON.
+
+    `orderbot nlu TEXT` prints one JSON object; `--jsonl FILE` prints one per line of
+    FILE, in order. Needs no config: [orders] number_pattern and default_prefix are read
+    from it when there is one.
+    """
+    from bot.config import ConfigError
+    from bot.nlu.command import BadLine, parser_for, read_texts, to_json
+
+    if (text is None) == (jsonl is None):
+        raise click.UsageError("give either TEXT or --jsonl FILE")
+    try:
+        parser = parser_for((ctx.find_root().obj or {}).get("config"))
+    except ConfigError as e:
+        fail(str(e), CONFIG_EXIT)
+    try:
+        texts = [text] if jsonl is None else read_texts(Path(jsonl))
+    except BadLine as e:
+        fail(str(e))
+    for message in texts:
+        click.echo(to_json(parser.parse(message)))
 
 
 cli_admin.register(cli)
+cli_chat.register(cli)
 
 
 def main() -> None:

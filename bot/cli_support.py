@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
+from pathlib import Path
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -10,13 +13,14 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, find_config_file, load_settings
 from bot.db import SchemaOutdated, database, ensure_schema
 from models.errors import EngineError
 from models.workflows import WorkflowError
 
 T = TypeVar("T")
 CONFIG_EXIT = 2
+DEMO_CONFIG = Path(tempfile.gettempdir()) / "orderbot-demo.toml"  # left there by a running `orderbot demo`
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -25,14 +29,28 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def settings_from(ctx: click.Context) -> Settings:
-    """The settings for this invocation; a bad or missing key ends it with exit code 2."""
+    """The settings for this invocation; a bad or missing key ends it with exit code 2.
+
+    With no config file at all (and no database in the environment) while `orderbot demo`
+    runs, the demo's settings are used, so a newcomer can talk to the demo right away.
+    """
     obj = ctx.find_root().obj or {}
     if "settings" not in obj:
+        explicit = obj.get("config")
+        if explicit is None and find_config_file(None) is None and _demo_running():
+            explicit = DEMO_CONFIG
+            click.echo(f"orderbot: no config file here; using the running demo's ({DEMO_CONFIG})", err=True)
         try:
-            obj["settings"] = load_settings(obj.get("config"))
+            obj["settings"] = load_settings(explicit)
         except ConfigError as e:
             fail(str(e), CONFIG_EXIT)
     return obj["settings"]
+
+
+def _demo_running() -> bool:
+    from bot.config import ENV_PREFIX
+
+    return DEMO_CONFIG.exists() and not os.environ.get(ENV_PREFIX + "DATABASE__URL")
 
 
 def run_with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:

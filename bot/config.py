@@ -110,6 +110,7 @@ class TelegramSettings(_Section):
     webhook_secret: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
     rate_limit_per_second: float = Field(30.0, gt=0)
+    bot_username: str | None = None  # for t.me deep links; learnt from getMe when the channel starts
 
 
 class WeChatSettings(_Section):

@@ -6,6 +6,7 @@ here and in ``bot.demo_seed``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from bot.app import serve
-from bot.cli_support import CONFIG_EXIT, fail
+from bot.cli_support import CONFIG_EXIT, DEMO_CONFIG, fail
 from bot.config import ENV_PREFIX, ConfigError, Settings, load_settings
 from bot.demo_seed import seed_orders, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
@@ -57,6 +58,8 @@ def run_demo(host: str, port: int, n_orders: int, db_path: Path | None) -> None:
         pass  # stopped while seeding
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if DEMO_CONFIG.exists() and str(info.db_file) in DEMO_CONFIG.read_text(encoding="utf-8"):
+            DEMO_CONFIG.unlink()
     print(f"demo stopped; the database stays in {info.db_file}" if info.kept
           else "demo stopped; its database is gone", flush=True)
 
@@ -72,14 +75,22 @@ def _without_orderbot_env() -> Iterator[None]:
 
 
 def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Settings:
-    """Settings from nothing but the demo's own, empty config file in ``folder``."""
-    config = folder / "demo.toml"
-    config.write_text("# orderbot demo: every setting comes from `orderbot demo`\n", encoding="utf-8")
+    """Settings from nothing but the demo's own config file in ``folder``.
+
+    The same file is left at ``DEMO_CONFIG`` while the demo runs, so that `orderbot chat`
+    and `orderbot mailbox` in another terminal find the demo's database without a config.
+    """
     # A throwaway file need not survive a power cut; a kept one keeps WAL's usual safety.
     url = f"sqlite://{info.db_file}?synchronous={'NORMAL' if info.kept else 'OFF'}"
+    text = (f"# written by `orderbot demo`; removed when it stops\n[database]\nurl = {json.dumps(url)}\n"
+            f"[server]\nhost = {json.dumps(host)}\nport = {port}\n"
+            f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n")
+    config = folder / "demo.toml"
+    config.write_text(text, encoding="utf-8")
     with _without_orderbot_env():
-        return load_settings(config, database={"url": url}, server={"host": host, "port": port},
-                             security={"secret_key": secrets.token_urlsafe(32)})
+        settings = load_settings(config)
+    DEMO_CONFIG.write_text(text, encoding="utf-8")
+    return settings
 
 
 async def prepare(engine: ProgressEngine, *, n_orders: int, info: DemoInfo) -> None:
@@ -138,6 +149,12 @@ def print_instructions(info: DemoInfo, url: str) -> None:
         no, node = info.move
         body = f'{{"event_id": "try-{secrets.token_hex(3)}", "node": "{node}"}}'
         lines.append(f"  curl -s {post} '{body}' {base}/api/v1/orders/{no}/events    # on to {node}")
-    lines += [f"  curl -s {base}/api/v1/openapi.json", "",
-              "Ctrl+C stops the demo" + ("." if info.kept else " and throws its database away."), ""]
+    lines.append(f"  curl -s {base}/api/v1/openapi.json")
+    if info.late_order:
+        lines += ["", "Talk to the bot as a customer would (the code goes to the dev mailbox):",
+                  f"  printf '查一下订单{info.late_order}\\n' | orderbot chat --as telegram:1001",
+                  "  orderbot mailbox --last 1",
+                  "  orderbot chat --as telegram:1001          # then type the 6-digit code",
+                  "  orderbot chat --as telegram:9001          # staff (the manager): /help, /late"]
+    lines += ["", "Ctrl+C stops the demo" + ("." if info.kept else " and throws its database away."), ""]
     print("\n".join(lines), flush=True)

@@ -102,6 +102,19 @@ class OrderDetail(OrderSummary):
     version: int
 
 
+class BindLinks(BaseModel):
+    """Ways for the customer to link a chat without a code (put them in the order confirmation)."""
+
+    telegram: str | None  # https://t.me/<bot>?start=<token>, once the bot's username is known
+    wechat_scene: str  # the scene of a WeChat parametric QR code
+    web: str | None  # the web chat, when [server] public_url is set
+
+
+class CreatedOrder(OrderDetail):
+    bind_token: str
+    links: BindLinks
+
+
 class EventResultOut(BaseModel):
     order_no: str
     previous_node: str | None

@@ -10,6 +10,8 @@ MODEL_MODULES = [
     "models.audit",
     "models.outbox",
     "models.apikeys",
+    "models.requests",
+    "models.mailbox",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

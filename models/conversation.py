@@ -78,3 +78,16 @@ class InboundDedupe(Model):
     class Meta:
         table = "inbound_dedupe"
         unique_together = (("channel", "message_key"),)
+
+
+class RateCounter(Model):
+    """Hits of one rate-limit key in one time window, shared by every process."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=254)
+    window_start = fields.BigIntField()  # unix seconds of the window's start
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "rate_counters"
+        unique_together = (("key", "window_start"),)

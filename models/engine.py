@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import schedule, store
@@ -108,6 +109,13 @@ class ProgressEngine:
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
+
+    def late_query(self) -> Q:
+        """Orders past their promised date that have not reached their workflow's done node."""
+        undelivered = Q()
+        for wf in self.workflows.workflows.values():
+            undelivered |= Q(workflow=wf.key, current_node__in=[n.key for n in wf.nodes[: wf.done_index]])
+        return Q(promised_date__lt=self.today()) & undelivered
 
     # ------------------------------------------------------------ orders
     async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None

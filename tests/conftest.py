@@ -247,3 +247,50 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the conversation
+@dataclass
+class Bot:
+    """The conversation wired as the service wires it, with a real SMTP server catching mail."""
+
+    dispatcher: object
+    background: object
+    mail: object
+    engine: ProgressEngine
+    clock: object
+
+    def flow(self, sender: str = "1001", **kw):
+        from tests.fakes import Flow
+
+        return Flow(self.dispatcher, self.background, sender=sender, **kw)
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    from tests.fakes import MailSink
+
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+async def bot(settings: Settings, engine: ProgressEngine, smtp) -> Bot:
+    from datetime import datetime, timezone
+
+    from bot.app import build_dispatcher
+    from bot.background import Background
+    from tests.fakes import Clock
+
+    sink, port = smtp
+    settings.email.smtp_host, settings.email.smtp_port = "127.0.0.1", port
+    settings.email.smtp_starttls, settings.email.from_address = False, "orders@factory.example"
+    clock = Clock(datetime.now(timezone.utc))
+    engine.clock = clock
+    background = Background()
+    return Bot(build_dispatcher(settings, engine, background), background, sink, engine, clock)

@@ -177,9 +177,3 @@ async def test_serve_on_an_unmigrated_postgres_database_refuses(tmp_path):
         assert proc.returncode == 1 and "orderbot migrate" in out
     finally:
         await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_reserved_commands_say_they_are_not_here_yet(cli):
-    r = cli("nlu", "where is my order")
-    assert r.code == 1 and "conversation core" in r.err
-

@@ -1,15 +1,14 @@
 """Handlers of the integration API: orders, node events, exceptions."""
 from __future__ import annotations
 
-from datetime import date
-
 from aiohttp import web
 from pydantic import BaseModel
 from tortoise.expressions import Q, Subquery
 
 from bot import orderview
 from bot.api.errors import ApiError, parse_body
-from bot.api.state import ENGINE, PRINCIPAL
+from bot.api.state import ENGINE, PRINCIPAL, SETTINGS
+from bot.tokens import bind_token
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.orders import Order, OrderException
@@ -43,11 +42,21 @@ def _exception_id(request: web.Request) -> int:
 
 
 async def create_order(request: web.Request) -> web.Response:
-    """201 with the new order; 200 with the existing one when the same order is sent again."""
+    """201 with the new order; 200 with the existing one when the same order is sent again.
+
+    The answer carries a bind token and the links that use it: a customer who follows one
+    links their chat without a code.
+    """
     body = await parse_body(request, OrderIn)
-    engine = _engine(request)
+    engine, settings = _engine(request), request.app[SETTINGS]
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
-    return _json(await orderview.detail(engine, order), status=201 if created else 200)
+    token = bind_token(settings.security.secret_key.get_secret_value(), order.customer_id, engine.today())
+    bot_name, public = settings.telegram.bot_username, settings.server.public_url
+    links = orderview.BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
+                                wechat_scene=f"bind_{token}", web=f"{public}/chat?start={token}" if public else None)
+    detail = await orderview.detail(engine, order)
+    return _json(orderview.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
+                 status=201 if created else 200)
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -114,15 +123,6 @@ def _int(request: web.Request, name: str, default: int | None, low: int, high: i
     return int(raw)
 
 
-def _late_filter(engine: ProgressEngine, today: date) -> Q:
-    """Orders past their promised date that have not reached their workflow's done node."""
-    undelivered = Q()
-    for wf in engine.workflows.workflows.values():
-        before_done = [n.key for n in wf.nodes[: wf.done_index]]
-        undelivered |= Q(workflow=wf.key, current_node__in=before_done)
-    return Q(promised_date__lt=today) & undelivered
-
-
 async def list_orders(request: web.Request) -> web.Response:
     """Orders, oldest first, filtered by node, workflow, sales owner, lateness or open exceptions."""
     engine = _engine(request)
@@ -132,7 +132,7 @@ async def list_orders(request: web.Request) -> web.Response:
             qs = qs.filter(**{"current_node" if name == "node" else name: value})
     late = _bool(request, "late")
     if late is not None:
-        cond = _late_filter(engine, engine.today())
+        cond = engine.late_query()
         qs = qs.filter(cond if late else (~cond | Q(promised_date__isnull=True)))
     if _bool(request, "open_exceptions"):
         unresolved = OrderException.filter(status__in=("open", "acknowledged")).values("order_id")

@@ -81,7 +81,7 @@ ROUTES: tuple[Route, ...] = (
           response=Health, errors=(503,), auth=False, tag="service"),
     Route("GET", API + "/openapi.json", openapi, "This document (OpenAPI 3.1)", auth=False, tag="service"),
     Route("POST", API + "/orders", orders.create_order, "Create an order; it stands at its workflow's first node",
-          body=OrderIn, response=orderview.OrderDetail, status=201, errors=(400, 401, 409)),
+          body=OrderIn, response=orderview.CreatedOrder, status=201, errors=(400, 401, 409)),
     Route("GET", API + "/orders", orders.list_orders, "List orders, oldest first",
           response=orders.OrderList, errors=(400, 401), query=(
               Query("node", "string", "only orders standing at this node"),

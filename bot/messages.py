@@ -1,0 +1,74 @@
+"""The small frozen values every channel, the router and the notifications pass around."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message can be sent: a channel and an address on it (chat id, openid, e-mail)."""
+
+    channel: str
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address}"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as a channel received it, with what is needed to answer it.
+
+    ``sender_id`` is the person, ``chat_id`` the conversation (the same in a private chat;
+    a group's id in a group). ``mentioned`` says the bot was addressed in a group (a
+    mention, a command or a reply to the bot). ``source`` is where it came from at the
+    network level (an IP address for web chat), for rate limits.
+    """
+
+    channel: str
+    sender_id: str
+    chat_id: str
+    text: str
+    message_id: str | None = None
+    is_group: bool = False
+    mentioned: bool = False
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    source: str | None = None
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def session_key(self) -> str:
+        """One conversation: a private chat, or one person within a group."""
+        base = f"{self.channel}:{self.chat_id}"
+        return f"{base}:{self.sender_id}" if self.is_group else base
+
+    @property
+    def reply_target(self) -> Target:
+        return Target(self.channel, self.chat_id)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A follow-up the person can tap; ``data`` comes back as the text of a new message."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says: text, optional buttons (channels without them show them as text), a link."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    link: str | None = None
+
+    def as_text(self) -> str:
+        """The reply for a channel that shows only text."""
+        lines = [self.text]
+        lines += [f"[{b.label}] {b.data}" for b in self.buttons]
+        if self.link:
+            lines.append(self.link)
+        return "\n".join(lines)

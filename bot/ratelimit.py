@@ -1,0 +1,56 @@
+"""Rate limits kept in the database, so they hold across processes.
+
+A limit counts hits of a key (a chat, an order, a source address) in fixed windows with
+one upsert per hit. Old windows are swept now and then.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise import connections
+
+from models.conversation import RateCounter
+from models.schedule import utcnow
+
+SWEEP_EVERY = 300  # seconds
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``hits`` per ``seconds`` for each subject."""
+
+    name: str
+    hits: int
+    seconds: int
+
+
+PER_CHAT = Limit("chat", 30, 60)  # messages of one chat
+PER_SOURCE = Limit("source", 60, 60)  # messages from one network address (web chat)
+PER_ORDER = Limit("order", 30, 600)  # lookups of one order, whoever asks
+CODES_PER_ORDER = Limit("codes", 5, 3600)  # code mails to one order's contact
+
+
+class RateLimiter:
+    """Counts hits; ``allow`` says whether this one is still within its limit."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
+        self._swept = 0.0
+
+    async def allow(self, limit: Limit, subject: str) -> bool:
+        now = self.clock().timestamp()
+        window = int(now // limit.seconds) * limit.seconds
+        conn = connections.get("default")
+        pg = conn.capabilities.dialect == "postgres"
+        marks = ("$1", "$2") if pg else ("?", "?")
+        rows = await conn.execute_query_dict(
+            f"INSERT INTO rate_counters (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "
+            "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 RETURNING count",
+            [f"{limit.name}:{subject}", window])
+        if now - self._swept > SWEEP_EVERY:
+            self._swept = now
+            await RateCounter.filter(window_start__lt=math.floor(now) - 86400).delete()
+        return rows[0]["count"] <= limit.hits

@@ -1,0 +1,194 @@
+"""The router every channel feeds: identity, rate limits, conversation state, then a handler.
+
+Handlers register on a ``Router`` (one per module in ``handlers/``) for slash commands,
+intents or a predicate; the application includes the routers in order and the first
+route that matches and whose permissions fit wins. A handler returns a ``Reply`` (or
+None to let the next route try); it does not raise to finish a conversation.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.mailer import Mailer
+from bot.messages import InboundMessage, Reply
+from bot.nlu import Parse, Parser
+from bot.ratelimit import PER_CHAT, PER_SOURCE, RateLimiter
+from bot.sessions import Session, SessionBusy, Sessions
+from bot.texts import t
+from models.engine import ProgressEngine
+from models.people import Customer, Identity, StaffMember
+from models.schedule import utcnow
+
+log = logging.getLogger(__name__)
+DEFAULT_LOCALE = "zh"
+MAX_TEXT = 4000  # longer messages are cut before parsing: nobody asks about an order in a novel
+
+
+@dataclass
+class Services:
+    """What handlers use; built once by the application."""
+
+    settings: Settings
+    engine: ProgressEngine
+    parser: Parser
+    sessions: Sessions
+    limiter: RateLimiter
+    mailer: Mailer
+    background: Callable[[Awaitable[Any]], None]  # runs work after the reply (mail), never lost silently
+
+
+@dataclass
+class Context:
+    """One message being handled: who sent it, in which language, what the conversation holds."""
+
+    msg: InboundMessage
+    services: Services
+    identity: Identity
+    staff: StaffMember | None
+    customer: Customer | None
+    session: Session
+    locale: str
+    parse: Parse | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+
+    def t(self, key: str, **values: object) -> str:
+        return t(key, self.locale, **values)
+
+    def reply(self, key: str, **values: object) -> Reply:
+        return Reply(self.t(key, **values))
+
+
+Handler = Callable[[InboundMessage, Context], Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    command: str | None = None
+    intents: frozenset[str] = frozenset()
+    when: Callable[[Context], bool] | None = None
+    staff_only: bool = False
+    roles: frozenset[str] = frozenset()
+
+    def matches(self, ctx: Context) -> bool:
+        if self.staff_only and ctx.staff is None:
+            return False
+        if self.roles and (ctx.staff is None or ctx.staff.role.value not in self.roles):
+            return False
+        if self.command is not None:
+            return ctx.command == self.command
+        if self.when is not None:
+            return self.when(ctx)  # sees commands too (ctx.command), and plain text (ctx.parse)
+        return ctx.parse is not None and ctx.parse.intent in self.intents
+
+
+@dataclass
+class Router:
+    """The routes of one handler module, in the order they were registered."""
+
+    name: str
+    routes: list[Route] = field(default_factory=list)
+
+    def _add(self, **kw: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(handler, **kw))
+            return handler
+        return register
+
+    def command(self, name: str, *, staff_only: bool = False, roles: Sequence[str] = ()):
+        return self._add(command=name, staff_only=staff_only, roles=frozenset(roles))
+
+    def intent(self, *names: str, staff_only: bool = False, roles: Sequence[str] = ()):
+        return self._add(intents=frozenset(names), staff_only=staff_only, roles=frozenset(roles))
+
+    def when(self, predicate: Callable[[Context], bool], *, staff_only: bool = False):
+        return self._add(when=predicate, staff_only=staff_only)
+
+
+def split_command(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """``/order@my_bot SO1 note`` → ("order", ("SO1", "note")); None for plain text."""
+    text = text.strip()
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, *rest = text.split()
+    return head[1:].split("@", 1)[0].lower(), tuple(rest)
+
+
+class Dispatcher:
+    """Turns one inbound message into the replies to send back (usually one)."""
+
+    def __init__(self, services: Services, routers: Sequence[Router]) -> None:
+        self.services = services
+        self.routes = [r for router in routers for r in router.routes]
+
+    async def handle(self, msg: InboundMessage) -> list[Reply]:
+        if msg.is_group and not msg.mentioned:
+            return []  # privacy: in groups the bot answers only when addressed
+        msg = _trimmed(msg)
+        s = self.services
+        if not await s.limiter.allow(PER_CHAT, msg.session_key) or (
+                msg.source and not await s.limiter.allow(PER_SOURCE, msg.source)):
+            return [Reply(t("rate_limited", _guess_locale(msg.text)))]
+        identity, staff, customer = await _who(msg)
+        try:
+            async with s.sessions.hold(msg.session_key) as session:
+                ctx = self._context(msg, identity, staff, customer, session)
+                for route in self.routes:
+                    if route.matches(ctx):
+                        reply = await route.handler(msg, ctx)
+                        if reply is not None:
+                            return [reply]
+        except SessionBusy:
+            log.warning("conversation %s stayed busy; message dropped", msg.session_key)
+            return [Reply(t("rate_limited", _guess_locale(msg.text)))]
+        return []
+
+    def _context(self, msg: InboundMessage, identity: Identity, staff: StaffMember | None,
+                 customer: Customer | None, session: Session) -> Context:
+        cmd = split_command(msg.text)
+        parse = None if cmd else self.services.parser.parse(msg.text)
+        written = _written_language(msg.text, parse)
+        if written:
+            session.data["lang"] = written  # a bare code or number keeps the conversation's language
+        locale = (staff.locale if staff else None) or identity.locale or written or session.data.get("lang") \
+            or DEFAULT_LOCALE
+        return Context(msg, self.services, identity, staff, customer, session, locale, parse,
+                       cmd[0] if cmd else None, cmd[1] if cmd else ())
+
+
+def _trimmed(msg: InboundMessage) -> InboundMessage:
+    if len(msg.text) <= MAX_TEXT:
+        return msg
+    from dataclasses import replace
+
+    return replace(msg, text=msg.text[:MAX_TEXT])
+
+
+def _guess_locale(text: str) -> str:
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
+def _written_language(text: str, parse: Parse | None) -> str | None:
+    """The language a message is written in; None when it is only numbers and signs."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    words = text
+    for ref in parse.order_refs if parse else ():
+        words = words.upper().replace(ref, " ")
+    return "en" if re.search(r"[A-Za-z]{2,}", re.sub(r"@\w+", " ", words)) else None
+
+
+async def _who(msg: InboundMessage) -> tuple[Identity, StaffMember | None, Customer | None]:
+    """The sender's identity (made on first contact) and the staff member or customer behind it."""
+    identity, _ = await Identity.get_or_create(channel=msg.channel, external_id=msg.sender_id)
+    identity.last_inbound_at = utcnow()
+    await identity.save(update_fields=["last_inbound_at"])
+    staff = await identity.staff if identity.staff_id else None
+    customer = await identity.customer if identity.customer_id else None
+    return identity, staff if staff and staff.active else None, customer

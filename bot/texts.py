@@ -1,0 +1,169 @@
+"""Every sentence the bot says, in Chinese and English.
+
+``t(key, locale, **values)`` picks one. Both languages of a key take the same ``{values}``
+(a test checks); a missing key or value is a bug, not something to paper over.
+"""
+from __future__ import annotations
+
+import string
+
+TEXTS: dict[str, dict[str, str]] = {
+    # ------------------------------------------------------------ basics
+    "greeting": {
+        "zh": "您好！我是订单助手。把订单号发给我（例如 SO202611240042），我就告诉您它到哪一步了。",
+        "en": "Hello! I'm the order assistant. Send me an order number (e.g. SO202611240042) and I'll tell "
+              "you where it is.",
+    },
+    "help.customer": {
+        "zh": "我可以：\n· 查订单进度：发送订单号或快递单号\n· 查看我的订单：发送“我的订单”\n"
+              "· 订阅进度通知：发送“订阅 订单号”\n· 催单、修改、售后、转人工：直接告诉我\n· 解除绑定：发送“退出”",
+        "en": "I can:\n· track an order: send its number or a tracking number\n· list your orders: \"my orders\"\n"
+              "· notify you of progress: \"subscribe ORDER\"\n· pass on a rush, change, return or a question to a "
+              "person: just tell me\n· forget this chat: \"logout\"",
+    },
+    "help.staff": {
+        "zh": "同事命令：\n/order 订单号 — 查看订单\n/advance 订单号 节点 [备注] — 推进节点\n"
+              "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 — 确认异常\n/resolve 订单号 [备注] — 解决异常\n"
+              "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
+              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单",
+        "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
+              "/exception ORDER KIND [note] — flag a problem\n/ack ORDER — acknowledge its exceptions\n"
+              "/resolve ORDER [note] — resolve them\n/subscribe exceptions [department|node] — exception pushes\n"
+              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope",
+    },
+    "fallback": {
+        "zh": "抱歉，我只会回答订单相关的问题。发送订单号查进度，或发送“帮助”看看我能做什么。",
+        "en": "Sorry, I can only help with orders. Send an order number to track it, or \"help\" to see what I "
+              "can do.",
+    },
+    "rate_limited": {"zh": "请求太频繁了，请稍后再试。", "en": "Too many requests, please try again later."},
+    "group.private_only": {
+        "zh": "订单信息请私聊我查询。", "en": "Please message me privately to look up an order.",
+    },
+    # ------------------------------------------------------------ verification
+    "verify.code_sent": {
+        "zh": "如果订单 {order_no} 存在并留有联系方式，我们已把 6 位验证码发送过去（10 分钟内有效）。"
+              "请把验证码回复给我，验证后即可查看进度。",
+        "en": "If order {order_no} exists and has a contact on file, a 6-digit code has been sent to it (valid "
+              "for 10 minutes). Reply with the code to see the order's progress.",
+    },
+    "verify.wrong": {
+        "zh": "验证码不正确，还可以再试 {left} 次。", "en": "That code is not right; {left} tries left.",
+    },
+    "verify.expired": {
+        "zh": "验证码已过期。请重新发送订单号，获取新的验证码。",
+        "en": "That code has expired. Send the order number again for a new one.",
+    },
+    "verify.unexpected": {
+        "zh": "我现在没有在等验证码。请先告诉我订单号。",
+        "en": "I'm not expecting a code right now. Tell me your order number first.",
+    },
+    "verify.locked": {
+        "zh": "验证码错误次数过多，本会话已锁定，请 {minutes} 分钟后再试。",
+        "en": "Too many wrong codes: this chat is locked; try again in {minutes} minutes.",
+    },
+    # No "code"/"验证码" in a message that shows progress: people skim for the word and stop.
+    "verify.ok": {"zh": "验证成功，此会话已绑定，以后查询无需再次验证。",
+                  "en": "Verified: this chat is now linked, no need to verify again."},
+    "verify.mail_subject": {"zh": "订单查询验证码 {code}", "en": "Your order lookup code {code}"},
+    "verify.mail_body": {
+        "zh": "您好，\n\n有人（可能是您本人）想查看订单 {order_no} 的进度。验证码：\n\n    {code}\n\n"
+              "10 分钟内有效。如果不是您本人操作，请忽略本邮件。\n",
+        "en": "Hello,\n\nSomeone, probably you, asked to see the progress of order {order_no}. The code is:\n\n"
+              "    {code}\n\nIt is valid for 10 minutes. If this was not you, ignore this mail.\n",
+    },
+    "bind.ok": {
+        "zh": "已绑定 {name}。发送“我的订单”查看全部订单，发送“退出”可解除绑定。",
+        "en": "Linked to {name}. Send \"my orders\" to see them all, or \"logout\" to unlink.",
+    },
+    "bind.invalid": {
+        "zh": "这个绑定链接无效或已过期。请直接发送订单号查询。",
+        "en": "This link is not valid or has expired. Send your order number instead.",
+    },
+    "unbind.ok": {"zh": "已解除绑定。", "en": "Done: this chat is no longer linked."},
+    "unbind.none": {"zh": "当前没有绑定任何客户。", "en": "This chat is not linked to anyone."},
+    # ------------------------------------------------------------ tracking
+    "track.ask_order": {
+        "zh": "请告诉我订单号（例如 SO202611240042）或快递单号。",
+        "en": "Which order? Send its number (e.g. SO202611240042) or a tracking number.",
+    },
+    "track.no_orders": {"zh": "目前没有查到您的订单。", "en": "I found no orders of yours."},
+    "track.choose": {"zh": "您有 {n} 个订单，要查哪一个？", "en": "You have {n} orders. Which one?"},
+    "track.did_you_mean": {
+        "zh": "没有找到 {ref}。您是想查 {suggestion} 吗？", "en": "I can't find {ref}. Did you mean {suggestion}?",
+    },
+    "track.not_found_staff": {
+        "zh": "没有找到 {ref}，或者它不在您的查看范围内。", "en": "No order {ref}, or it is not one you may see.",
+    },
+    "track.list_header": {"zh": "您的订单：", "en": "Your orders:"},
+    # ------------------------------------------------------------ requests
+    "request.ask_order": {
+        "zh": "好的，请告诉我是哪个订单（订单号）。", "en": "Sure. Which order is it about? Send its number.",
+    },
+    "request.recorded": {
+        "zh": "已记录您关于订单 {order_no} 的{kind}请求，由 {owner} 跟进，处理后会回复您。",
+        "en": "Your {kind} request for order {order_no} is recorded. {owner} has it and will get back to you.",
+    },
+    "request.kind.expedite": {"zh": "催单", "en": "rush"},
+    "request.kind.change_request": {"zh": "修改/取消", "en": "change"},
+    "request.kind.after_sales": {"zh": "售后", "en": "after-sales"},
+    "request.kind.human_agent": {"zh": "人工客服", "en": "talk-to-a-person"},
+    "request.owner.team": {"zh": "我们的同事", "en": "our team"},
+    # ------------------------------------------------------------ subscriptions
+    "sub.order": {
+        "zh": "已订阅订单 {order_no}：有进展时通知您。", "en": "Subscribed: I'll tell you when {order_no} moves on.",
+    },
+    "sub.all": {"zh": "已订阅您全部订单的进度通知。", "en": "Subscribed to news of all your orders."},
+    "sub.exceptions": {"zh": "已订阅异常推送（{scope}）。", "en": "Subscribed to exception pushes ({scope})."},
+    "sub.scope.all": {"zh": "全部", "en": "all"},
+    "unsub.done": {"zh": "已取消 {n} 项订阅。", "en": "Removed {n} subscription(s)."},
+    "unsub.none": {"zh": "没有可取消的订阅。", "en": "There was nothing to unsubscribe."},
+    "sub.need_bind": {
+        "zh": "请先发送订单号完成验证，再订阅通知。", "en": "Send an order number and verify first; then I can notify you.",
+    },
+    # ------------------------------------------------------------ staff commands
+    "staff.usage": {"zh": "用法：{usage}", "en": "Usage: {usage}"},
+    "staff.not_allowed": {"zh": "您无权对订单 {order_no} 执行此操作。", "en": "You may not do that to order {order_no}."},
+    "staff.advanced": {
+        "zh": "订单 {order_no}：{from_node} → {to_node}{replayed}", "en": "Order {order_no}: {from_node} → {to_node}{replayed}",
+    },
+    "staff.replayed": {"zh": "（已记录过）", "en": " (already recorded)"},
+    "staff.refused": {"zh": "没有执行：{reason}", "en": "Not done: {reason}"},
+    "staff.exception_opened": {
+        "zh": "已登记订单 {order_no} 的异常 #{id}：{kind}。", "en": "Exception #{id} ({kind}) opened on {order_no}.",
+    },
+    "staff.acked": {"zh": "已确认订单 {order_no} 的 {n} 个异常。", "en": "Acknowledged {n} exception(s) on {order_no}."},
+    "staff.resolved": {"zh": "已解决订单 {order_no} 的 {n} 个异常。", "en": "Resolved {n} exception(s) on {order_no}."},
+    "staff.no_open": {"zh": "订单 {order_no} 没有未解决的异常。", "en": "Order {order_no} has no open exception."},
+    "staff.late_header": {"zh": "延误订单（共 {n} 个）：", "en": "Late orders ({n}):"},
+    "staff.late_none": {"zh": "您的范围内没有延误订单。", "en": "No late orders in your scope."},
+    "staff.unknown_command": {
+        "zh": "不认识的命令 {command}。发送 /help 查看命令。", "en": "Unknown command {command}. Send /help for the list.",
+    },
+    # ------------------------------------------------------------ the order card
+    "card.order": {"zh": "订单 {order_no}", "en": "Order {order_no}"},
+    "card.now": {"zh": "当前：{node}（{since} 起）", "en": "Now: {node} (since {since})"},
+    "card.eta": {"zh": "预计送达：{eta}", "en": "Expected: {eta}"},
+    "card.delivered": {"zh": "已签收：{at}", "en": "Delivered: {at}"},
+    "card.promised": {"zh": "承诺交期：{date}", "en": "Promised: {date}"},
+    "card.late": {"zh": "⚠️ 已晚于承诺交期", "en": "⚠️ Late: past the promised date"},
+    "card.progress": {"zh": "进度：{steps}", "en": "Progress: {steps}"},
+    "card.shipment": {"zh": "物流：{carrier} {tracking_no}", "en": "Shipment: {carrier} {tracking_no}"},
+    "card.held_up": {"zh": "卡在：{reasons}", "en": "Held up by: {reasons}"},
+    "card.amount": {"zh": "金额：{amount} {currency}", "en": "Amount: {amount} {currency}"},
+    "card.cost": {"zh": "成本：{cost}　毛利：{profit}", "en": "Cost: {cost}  Profit: {profit}"},
+    "card.supplier": {"zh": "供应商：{supplier}", "en": "Supplier: {supplier}"},
+    "card.contact": {"zh": "联系人：{name} {phone} {email}", "en": "Contact: {name} {phone} {email}"},
+    "card.ship_to": {"zh": "收货地址：{address}", "en": "Ship to: {address}"},
+    "card.owner": {"zh": "销售：{owner}", "en": "Sales: {owner}"},
+}
+
+
+def t(key: str, locale: str, **values: object) -> str:
+    """The sentence ``key`` in ``locale`` (Chinese for any zh-*, else English)."""
+    lang = "zh" if locale.lower().startswith("zh") else "en"
+    return TEXTS[key][lang].format(**values)
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}

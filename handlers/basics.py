@@ -1,0 +1,29 @@
+"""Greeting, help, and what is left when nothing else understood the message."""
+from __future__ import annotations
+
+from bot.messages import InboundMessage, Reply
+from bot.router import Context, Router
+
+router = Router("basics")
+fallback_router = Router("fallback")
+
+
+@router.command("help")
+@router.intent("help")
+async def help_(msg: InboundMessage, ctx: Context) -> Reply:
+    return ctx.reply("help.staff" if ctx.staff else "help.customer")
+
+
+@router.intent("greeting")
+async def greeting(msg: InboundMessage, ctx: Context) -> Reply:
+    return ctx.reply("greeting")
+
+
+@fallback_router.when(lambda ctx: ctx.command is None)
+async def fallback(msg: InboundMessage, ctx: Context) -> Reply:
+    return ctx.reply("fallback")
+
+
+@fallback_router.when(lambda ctx: True)
+async def unknown_command(msg: InboundMessage, ctx: Context) -> Reply:
+    return ctx.reply("staff.unknown_command", command=f"/{ctx.command}")

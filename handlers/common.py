@@ -1,0 +1,101 @@
+"""What several handlers need: finding an order, showing it (with its audit row), its owner."""
+from __future__ import annotations
+
+from rapidfuzz import fuzz, process
+from tortoise.transactions import in_transaction
+
+from bot import audit
+from bot.cards import order_card
+from bot.messages import Button, Reply
+from bot.policy import Audience, audience, staff_may_see
+from bot.router import Context
+from models.orders import Order
+from models.people import Role, StaffMember
+from models.requests import CustomerRequest
+from notifications.outbox import enqueue, staff_targets
+
+FUZZY_CUTOFF = 85
+FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
+
+
+async def find_order(ctx: Context, ref: str) -> Order | None:
+    """The order with this number, or with this courier tracking number."""
+    no = ctx.services.engine.normalize(ref)
+    return await Order.filter(order_no=no).first() or await Order.filter(tracking_no=no).first()
+
+
+async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | None = None) -> Reply:
+    """The order's card for whoever asked, written to the audit log."""
+    view = audience(ctx.staff, in_group=ctx.msg.is_group)
+    card = await order_card(ctx.services.engine, order, view, ctx.locale)
+    if ctx.staff:
+        kind, who = "staff", ctx.staff.code
+    else:
+        kind, who = "customer", str(ctx.customer.id) if ctx.customer else f"{ctx.msg.channel}:{ctx.msg.sender_id}"
+    await audit.shown(ctx.msg, order.order_no, card.fields, actor_kind=kind, actor_id=who, verified_by=verified_by)
+    text = f"{prefix}\n\n{card.text}" if prefix else card.text
+    if view == Audience.CUSTOMER:
+        ctx.session.data["last_order"] = order.order_no
+        if pending := ctx.session.data.pop("pending_request", None):
+            text += "\n\n" + await record_request(ctx, order, pending["kind"], pending["text"])
+        sub = "订阅进度" if ctx.locale.startswith("zh") else "Notify me"
+        human = "转人工" if ctx.locale.startswith("zh") else "Talk to a person"
+        return Reply(text, buttons=(Button(sub, f"订阅 {order.order_no}"), Button(human, f"转人工 {order.order_no}")))
+    return Reply(text)
+
+
+def suggest(ref: str, numbers: list[str]) -> str | None:
+    """The closest number among ``numbers`` (those the asker may see already), if close enough."""
+    if not numbers:
+        return None
+    best = process.extractOne(ref, numbers, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    return best[0] if best else None
+
+
+async def staff_visible_numbers(member: StaffMember) -> list[str]:
+    qs = Order.all()
+    if member.role == Role.SALES:
+        qs = qs.filter(sales_owner=member.code)
+    return list(await qs.order_by("-id").limit(FUZZY_POOL).values_list("order_no", flat=True))
+
+
+async def staff_lookup(ctx: Context, ref: str) -> Reply:
+    """A staff member asks for an order: their view of it, or "not found / not yours"."""
+    no = ctx.services.engine.normalize(ref)
+    order = await find_order(ctx, ref)
+    if order is not None and staff_may_see(ctx.staff, order.sales_owner):
+        return await show(ctx, order, verified_by="staff")
+    guess = suggest(no, await staff_visible_numbers(ctx.staff)) if order is None else None
+    if guess:
+        return Reply(ctx.t("track.did_you_mean", ref=no, suggestion=guess), buttons=(Button(guess, guess),))
+    return ctx.reply("track.not_found_staff", ref=no)
+
+
+async def record_request(ctx: Context, order: Order, kind: str, text: str) -> str:
+    """Record a customer's request against ``order``, hand it to its owner; the sentence to tell them."""
+    wf = ctx.services.engine.workflow_of(order)
+    node = wf.node(order.current_node) if wf.has(order.current_node) else None
+    owner = await owner_of(order, node.department if node else None)
+    async with in_transaction():
+        req = await CustomerRequest.create(order=order, kind=kind, text=text, channel=ctx.msg.channel,
+                                           address=ctx.msg.chat_id, assigned_to=owner.code if owner else None)
+        if owner is not None:
+            await enqueue(f"request:{req.id}", "customer_request", await staff_targets(owner),
+                          {"order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text,
+                           "customer": (await order.customer).name},
+                          order_no=order.order_no, locale=owner.locale)
+    who = owner.name if owner else ctx.t("request.owner.team")
+    return ctx.t("request.recorded", kind=ctx.t(f"request.kind.{kind}"), order_no=order.order_no, owner=who)
+
+
+async def owner_of(order: Order, node_department: str | None) -> StaffMember | None:
+    """Who answers for the order now: its sales owner, else the current node's department, else a manager."""
+    if order.sales_owner:
+        member = await StaffMember.filter(code=order.sales_owner, active=True).first()
+        if member:
+            return member
+    if node_department:
+        member = await StaffMember.filter(department=node_department, active=True).order_by("id").first()
+        if member:
+            return member
+    return await StaffMember.filter(role__in=(Role.MANAGER, Role.ADMIN), active=True).order_by("role", "id").first()

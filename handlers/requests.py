@@ -1,0 +1,46 @@
+"""Customer requests: rush (催单), change or cancel, after-sales, talk to a person.
+
+Each is recorded against an order and handed to the person who owns it; the customer is
+told who has it. Without a verified order in sight the request waits in the conversation
+until one is shown (after a code, say) and is recorded then.
+"""
+from __future__ import annotations
+
+from bot.messages import InboundMessage, Reply
+from bot.router import Context, Router
+from handlers.common import find_order, record_request
+from handlers.tracking import lookup, my_orders
+from handlers.verification import locked, locked_reply
+from models.orders import Order
+
+router = Router("requests")
+KINDS = ("expedite", "change_request", "after_sales", "human_agent")
+
+
+async def _order_in_sight(ctx: Context) -> Order | None:
+    """The customer's order this is about: one they named, else the last one shown to them."""
+    if ctx.customer is None:
+        return None
+    refs = ctx.parse.order_refs
+    if refs:
+        order = await find_order(ctx, refs[0])
+        return order if order is not None and order.customer_id == ctx.customer.id else None
+    last = ctx.session.data.get("last_order")
+    return await Order.filter(order_no=last, customer_id=ctx.customer.id).first() if last else None
+
+
+@router.intent(*KINDS)
+async def customer_request(msg: InboundMessage, ctx: Context) -> Reply | None:
+    if ctx.staff is not None:
+        return None  # staff have commands; their words fall through to the fallback
+    if locked(ctx):
+        return locked_reply(ctx)
+    order = await _order_in_sight(ctx)
+    if order is not None:
+        return Reply(await record_request(ctx, order, ctx.parse.intent, msg.text))
+    ctx.session.data["pending_request"] = {"kind": ctx.parse.intent, "text": msg.text}
+    if ctx.parse.order_refs:
+        return await lookup(ctx, ctx.parse.order_refs[0])
+    if ctx.customer is not None:
+        return await my_orders(ctx, listing=False)
+    return ctx.reply("request.ask_order")

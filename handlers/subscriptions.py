@@ -1,0 +1,107 @@
+"""Subscriptions from chat: customers follow an order or all their orders; staff follow
+exceptions (all, a department's or a node's), an order, or everything (managers)."""
+from __future__ import annotations
+
+from bot.messages import InboundMessage, Reply
+from bot.policy import staff_may_see
+from bot.router import Context, Router
+from handlers.common import find_order
+from models.conversation import Subscription
+from models.people import Role
+
+router = Router("subscriptions")
+
+
+async def _subscribe(ctx: Context, scope: str, key: str, **fields) -> None:
+    target = ctx.msg.reply_target
+    await Subscription.get_or_create(channel=target.channel, address=target.address, scope_key=key,
+                                     defaults={"scope": scope, **fields})
+
+
+async def _unsubscribe(ctx: Context, *, key: str | None = None, prefix: str | None = None) -> int:
+    """Remove this chat's subscriptions: one (``key``), a family (``prefix``) or all."""
+    target = ctx.msg.reply_target
+    qs = Subscription.filter(channel=target.channel, address=target.address)
+    if key is not None:
+        qs = qs.filter(scope_key=key)
+    elif prefix is not None:
+        qs = qs.filter(scope_key__startswith=prefix)
+    return await qs.delete()
+
+
+@router.intent("subscribe")
+async def customer_subscribe(msg: InboundMessage, ctx: Context) -> Reply | None:
+    if ctx.staff is not None:
+        return None
+    if ctx.customer is None:
+        return ctx.reply("sub.need_bind")
+    refs = ctx.parse.order_refs
+    if refs:
+        order = await find_order(ctx, refs[0])
+        if order is None or order.customer_id != ctx.customer.id:
+            return ctx.reply("track.ask_order")
+        await _subscribe(ctx, "order", f"order:{order.id}", order=order, customer=ctx.customer)
+        return ctx.reply("sub.order", order_no=order.order_no)
+    await _subscribe(ctx, "customer", f"customer:{ctx.customer.id}", customer=ctx.customer)
+    return ctx.reply("sub.all")
+
+
+@router.intent("unsubscribe")
+async def customer_unsubscribe(msg: InboundMessage, ctx: Context) -> Reply | None:
+    if ctx.staff is not None:
+        return None
+    refs = ctx.parse.order_refs
+    removed = 0
+    if refs:
+        order = await find_order(ctx, refs[0])
+        if order is not None:
+            removed = await _unsubscribe(ctx, key=f"order:{order.id}")
+    else:
+        removed = await _unsubscribe(ctx)
+    return ctx.reply("unsub.done", n=removed) if removed else ctx.reply("unsub.none")
+
+
+def _exception_scope(ctx: Context, arg: str | None) -> tuple[str, dict]:
+    """``/subscribe exceptions [department|node]``: a node key of a workflow, else a department."""
+    if not arg:
+        return "exceptions:*", {}
+    nodes = {n.key for wf in ctx.services.engine.workflows.workflows.values() for n in wf.nodes}
+    if arg in nodes:
+        return f"exceptions:node:{arg}", {"node": arg}
+    return f"exceptions:department:{arg}", {"department": arg}
+
+
+@router.command("subscribe", staff_only=True)
+async def staff_subscribe(msg: InboundMessage, ctx: Context) -> Reply:
+    usage = "/subscribe exceptions [department|node] | /subscribe ORDER | /subscribe all"
+    if not ctx.args or len(ctx.args) > 2:
+        return ctx.reply("staff.usage", usage=usage)
+    what = ctx.args[0].lower()
+    if what == "exceptions":
+        key, fields = _exception_scope(ctx, ctx.args[1] if len(ctx.args) > 1 else None)
+        await _subscribe(ctx, "exceptions", key, staff=ctx.staff, **fields)
+        scope = ctx.args[1] if len(ctx.args) > 1 else ctx.t("sub.scope.all")
+        return ctx.reply("sub.exceptions", scope=scope)
+    if what == "all" and ctx.staff.role in (Role.MANAGER, Role.ADMIN):
+        await _subscribe(ctx, "all", "all", staff=ctx.staff)
+        return ctx.reply("sub.exceptions", scope=ctx.t("sub.scope.all"))
+    order = await find_order(ctx, ctx.args[0]) if len(ctx.args) == 1 else None
+    if order is None or not staff_may_see(ctx.staff, order.sales_owner):
+        return ctx.reply("track.not_found_staff", ref=ctx.services.engine.normalize(ctx.args[0]))
+    await _subscribe(ctx, "order", f"order:{order.id}", order=order, staff=ctx.staff)
+    return ctx.reply("sub.order", order_no=order.order_no)
+
+
+@router.command("unsubscribe", staff_only=True)
+async def staff_unsubscribe(msg: InboundMessage, ctx: Context) -> Reply:
+    if not ctx.args:
+        removed = await _unsubscribe(ctx)
+    elif ctx.args[0].lower() == "exceptions":
+        key, _ = _exception_scope(ctx, ctx.args[1] if len(ctx.args) > 1 else None)
+        removed = await (_unsubscribe(ctx, key=key) if len(ctx.args) > 1 else _unsubscribe(ctx, prefix="exceptions:"))
+    elif ctx.args[0].lower() == "all":
+        removed = await _unsubscribe(ctx, key="all")
+    else:
+        order = await find_order(ctx, ctx.args[0])
+        removed = await _unsubscribe(ctx, key=f"order:{order.id}") if order else 0
+    return ctx.reply("unsub.done", n=removed) if removed else ctx.reply("unsub.none")

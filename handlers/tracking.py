@@ -1,0 +1,104 @@
+"""Tracking: "where is my order?" from customers and staff, and the list of a customer's orders."""
+from __future__ import annotations
+
+from bot import audit
+from bot.cards import when
+from bot.messages import Button, InboundMessage, Reply
+from bot.ratelimit import PER_ORDER
+from bot.router import Context, Router
+from handlers.common import find_order, show, staff_lookup, suggest
+from handlers.verification import challenge, locked, locked_reply
+from models import schedule
+from models.orders import Order
+
+router = Router("tracking")
+LOOKUP_INTENTS = frozenset({"track_order", "list_orders", "expedite", "change_request", "after_sales",
+                            "subscribe", "unsubscribe"})
+MAX_CARDS = 3
+MAX_LISTED = 10
+
+
+@router.command("order", staff_only=True)
+async def order_command(msg: InboundMessage, ctx: Context) -> Reply:
+    if len(ctx.args) != 1:
+        return ctx.reply("staff.usage", usage="/order ORDER")
+    return await staff_lookup(ctx, ctx.args[0])
+
+
+def _stranger_in_group(ctx: Context) -> bool:
+    return (ctx.msg.is_group and ctx.staff is None and ctx.parse is not None
+            and (bool(ctx.parse.order_refs) or ctx.parse.intent in LOOKUP_INTENTS))
+
+
+@router.when(_stranger_in_group)
+async def private_only(msg: InboundMessage, ctx: Context) -> Reply:
+    """Only staff look orders up in a group; anyone else is asked to write privately."""
+    return ctx.reply("group.private_only")
+
+
+@router.intent("track_order", "list_orders", staff_only=True)
+async def staff_track(msg: InboundMessage, ctx: Context) -> Reply:
+    refs = ctx.parse.order_refs[:MAX_CARDS]
+    if not refs:
+        return ctx.reply("track.ask_order")
+    replies = [await staff_lookup(ctx, ref) for ref in refs]
+    return replies[0] if len(replies) == 1 else Reply("\n\n".join(r.text for r in replies))
+
+
+@router.intent("track_order", "list_orders")
+async def customer_track(msg: InboundMessage, ctx: Context) -> Reply:
+    if locked(ctx):
+        return locked_reply(ctx)
+    refs = ctx.parse.order_refs
+    if not refs:
+        if ctx.customer is not None:
+            return await my_orders(ctx, listing=ctx.parse.intent == "list_orders")
+        return ctx.reply("track.ask_order")
+    return await lookup(ctx, refs[0])
+
+
+async def lookup(ctx: Context, ref: str) -> Reply:
+    """A customer (or a stranger) asks for one order."""
+    s = ctx.services
+    no = s.engine.normalize(ref)
+    if not await s.limiter.allow(PER_ORDER, no):
+        return ctx.reply("rate_limited")
+    order = await find_order(ctx, ref)
+    if ctx.customer is not None:
+        if order is not None and order.customer_id == ctx.customer.id:
+            return await show(ctx, order, verified_by="bound")
+        if order is None:
+            mine = await Order.filter(customer_id=ctx.customer.id).values_list("order_no", flat=True)
+            if guess := suggest(no, list(mine)):
+                return Reply(ctx.t("track.did_you_mean", ref=no, suggestion=guess), buttons=(Button(guess, guess),))
+    if order is not None and ctx.msg.channel == "email":
+        customer = await order.customer
+        if customer.email and customer.email == ctx.msg.sender_id.strip().lower():
+            # The answer goes only to the mailbox on file: the same proof a code gives.
+            from handlers.verification import bind
+
+            await bind(ctx, customer)
+            return await show(ctx, order, verified_by="mail_from")
+    return await challenge(ctx, ref, order)
+
+
+async def my_orders(ctx: Context, *, listing: bool) -> Reply:
+    """A bound customer without an order number: their one open order, or the list to pick from."""
+    engine = ctx.services.engine
+    orders = await Order.filter(customer_id=ctx.customer.id).order_by("-placed_at").limit(50)
+    if not orders:
+        return ctx.reply("track.no_orders")
+    open_orders = [o for o in orders
+                   if not schedule.reached_done(engine.workflow_of(o), o.current_node)]
+    if len(open_orders) == 1 and not listing:
+        return await show(ctx, open_orders[0], verified_by="bound")
+    shown = (open_orders or orders)[:MAX_LISTED]
+    lines = [ctx.t("track.choose", n=len(shown)) if not listing else ctx.t("track.list_header")]
+    for o in shown:
+        wf = engine.workflow_of(o)
+        node = wf.node(o.current_node).name(ctx.locale) if wf.has(o.current_node) else o.current_node
+        eta = engine.eta(o)
+        lines.append(f"· {o.order_no}  {node}" + (f"  → {when(eta, ctx.locale, engine.tz)}" if eta else ""))
+        await audit.shown(ctx.msg, o.order_no, ("order_no", "status", "eta"), actor_kind="customer",
+                          actor_id=str(ctx.customer.id), verified_by="bound")
+    return Reply("\n".join(lines), buttons=tuple(Button(o.order_no, o.order_no) for o in shown[:5]))

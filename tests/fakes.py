@@ -1,0 +1,78 @@
+"""Test helpers that read like the conversation: a chat flow, a real SMTP sink, a frozen clock."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from bot.background import Background
+from bot.messages import InboundMessage, Reply
+from bot.router import Dispatcher
+
+CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+class MailSink:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+    def codes(self, address: str) -> list[str]:
+        """The 6-digit codes mailed to ``address``, oldest first."""
+        found = []
+        for m in self.to(address):
+            body = m.get_body(preferencelist=("plain",)).get_content()
+            found += CODE.findall(m["Subject"] + "\n" + body)[:1]
+        return found
+
+
+@dataclass
+class Flow:
+    """One person's chat with the bot: ``await flow.say(...)`` then look at ``flow.last``."""
+
+    dispatcher: Dispatcher
+    background: Background
+    channel: str = "telegram"
+    sender: str = "1001"
+    chat: str | None = None
+    group: bool = False
+    replies: list[Reply] = field(default_factory=list)
+    _n: int = 0
+
+    async def say(self, text: str, *, mentioned: bool = True) -> str:
+        """Send ``text``; returns the bot's answer (all replies joined), with mail sent by then."""
+        self._n += 1
+        msg = InboundMessage(channel=self.channel, sender_id=self.sender, chat_id=self.chat or self.sender, text=text,
+                             message_id=f"{self.sender}-{self._n}", is_group=self.group, mentioned=mentioned)
+        got = await self.dispatcher.handle(msg)
+        await self.background.drain()
+        self.replies += got
+        return "\n".join(r.text for r in got)
+
+    @property
+    def last(self) -> str:
+        return self.replies[-1].text if self.replies else ""
