@@ -177,3 +177,14 @@ async def test_serve_on_an_unmigrated_postgres_database_refuses(tmp_path):
         assert proc.returncode == 1 and "orderbot migrate" in out
     finally:
         await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_audit_lists_who_was_shown_an_order(cli, engine):
+    from models.audit import AuditLog
+
+    await AuditLog.create(actor_kind="staff", actor_id="M001", order_no="SO202611240001", channel="telegram",
+                          verified_by="staff", fields_shown=["amount", "order_no"], chat_id="2001")
+    r = await asyncio.to_thread(cli, "audit", "so-2026-1124-0001")
+    assert r.code == 0 and "staff:M001" in r.out and "amount,order_no" in r.out and "telegram" in r.out
+    r = await asyncio.to_thread(cli, "audit", "SO209912310001")
+    assert r.code == 0 and "nobody" in r.out

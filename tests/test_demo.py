@@ -63,6 +63,7 @@ class Lines:
 def test_demo_starts_from_nothing_and_answers_with_the_printed_key(tmp_path: Path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")}
+    env["TMPDIR"] = str(tmp_path)  # where the demo leaves its config for `orderbot chat`, this test's own
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "bot", "demo", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=(tmp_path / "stderr.txt").open("w"), text=True)
@@ -86,6 +87,7 @@ def test_demo_starts_from_nothing_and_answers_with_the_printed_key(tmp_path: Pat
         assert late and all(o["late"] for o in late)
         assert _all_orders(base, key, "&open_exceptions=true")
         assert _get(f"{base}/api/v1/orders", "ob_not-a-key")[0] == 401
+        talk_to_the_demo(out, env, tmp_path)
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -94,6 +96,25 @@ def test_demo_starts_from_nothing_and_answers_with_the_printed_key(tmp_path: Pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def talk_to_the_demo(out: Lines, env: dict, tmp_path: Path) -> None:
+    """The README's lines: chat as a customer from another folder, read the code, give it."""
+    command = out.wait_for(r"printf '(查一下订单SO\d+)\\n' \| orderbot chat --as (telegram:\d+)", 5)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def orderbot(*args: str, stdin: str = "") -> str:
+        done = subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                              env=env, cwd=elsewhere, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    asked = orderbot("chat", "--as", command.group(2), stdin=command.group(1) + "\n")
+    assert "验证码" in asked
+    code = re.search(r"^\s+(\d{6})$", orderbot("mailbox", "--last", "1"), re.M).group(1)
+    shown = orderbot("chat", "--as", command.group(2), stdin=code + "\n")
+    assert "进度" in shown and "验证成功" in shown
 
 
 async def test_seeded_histories_are_valid_chains_in_the_past(engine: ProgressEngine):
