@@ -140,6 +140,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "staff.unknown_command": {
         "zh": "不认识的命令 {command}。发送 /help 查看命令。", "en": "Unknown command {command}. Send /help for the list.",
     },
+    "button.subscribe": {"zh": "订阅进度", "en": "Notify me"},
+    "button.subscribe.data": {"zh": "订阅 {order_no}", "en": "subscribe {order_no}"},
+    "button.human": {"zh": "转人工", "en": "Talk to a person"},
+    "button.human.data": {"zh": "转人工 {order_no}", "en": "talk to a person about {order_no}"},
     # ------------------------------------------------------------ the order card
     "card.order": {"zh": "订单 {order_no}", "en": "Order {order_no}"},
     "card.now": {"zh": "当前：{node}（{since} 起）", "en": "Now: {node} (since {since})"},

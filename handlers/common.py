@@ -38,9 +38,9 @@ async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | No
         ctx.session.data["last_order"] = order.order_no
         if pending := ctx.session.data.pop("pending_request", None):
             text += "\n\n" + await record_request(ctx, order, pending["kind"], pending["text"])
-        sub = "订阅进度" if ctx.locale.startswith("zh") else "Notify me"
-        human = "转人工" if ctx.locale.startswith("zh") else "Talk to a person"
-        return Reply(text, buttons=(Button(sub, f"订阅 {order.order_no}"), Button(human, f"转人工 {order.order_no}")))
+        no = order.order_no
+        return Reply(text, buttons=(Button(ctx.t("button.subscribe"), ctx.t("button.subscribe.data", order_no=no)),
+                                    Button(ctx.t("button.human"), ctx.t("button.human.data", order_no=no))))
     return Reply(text)
 
 
