@@ -12,19 +12,21 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from adapters.base import Adapter
 from bot.api import routes
+from bot.api.auth import KeyChecker
+from bot.api.errors import json_errors
+from bot.api.state import CHANNELS, ENGINE, KEYS, SETTINGS
 from bot.background import Background
+from bot.config import Settings
+from bot.db import database, ensure_schema
+from bot.inbound import Inbound
 from bot.mailer import Mailer
 from bot.nlu import Parser
 from bot.ratelimit import RateLimiter
 from bot.router import Dispatcher, Services
 from bot.sessions import Sessions
 from handlers import basics, requests, staff, subscriptions, tracking, verification
-from bot.api.auth import KeyChecker
-from bot.api.errors import json_errors
-from bot.api.state import ENGINE, KEYS, SETTINGS
-from bot.config import Settings
-from bot.db import database, ensure_schema
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
@@ -58,13 +60,48 @@ def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Bac
     ])
 
 
-def build_app(settings: Settings, engine: ProgressEngine) -> web.Application:
-    """The aiohttp application with every route; the database must already be open."""
+# The channels, in the order they start. A channel whose section is off or incomplete is
+# not started, and says so once.
+CHANNEL_TYPES: tuple[type, ...] = ()
+
+
+def build_channels(settings: Settings) -> list[Adapter]:
+    """The adapters of every channel that is on and configured."""
+    channels = []
+    for kind in CHANNEL_TYPES:
+        problem = kind.problem(settings)
+        if problem:
+            log.info("%s: not started (%s)", kind.name, problem)
+        else:
+            channels.append(kind(settings))
+    return channels
+
+
+def build_app(settings: Settings, engine: ProgressEngine, *, inbound: Inbound | None = None,
+              channels: list[Adapter] = ()) -> web.Application:
+    """The aiohttp application with every route; the database must already be open.
+
+    Channels mount their webhooks and pages here and start and stop with the application.
+    """
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[KEYS] = KeyChecker()
+    app[CHANNELS] = {c.name: c for c in channels}
     routes.register(app)
+    for channel in channels:
+        channel.mount(app, inbound)
+
+    async def start_channels(app: web.Application) -> None:
+        for channel in channels:
+            await channel.startup()
+
+    async def stop_channels(app: web.Application) -> None:
+        for channel in reversed(channels):
+            await channel.shutdown()
+
+    app.on_startup.append(start_channels)
+    app.on_cleanup.append(stop_channels)
     return app
 
 
@@ -82,9 +119,12 @@ async def serve(
     data there); ``on_ready`` is told the URL after that.
     """
     engine = build_engine(settings)
+    background = Background()
     async with database(settings.database.url):
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
-        runner = web.AppRunner(build_app(settings, engine), access_log=None, handle_signals=False)
+        inbound = Inbound(build_dispatcher(settings, engine, background))
+        app = build_app(settings, engine, inbound=inbound, channels=build_channels(settings))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
@@ -99,6 +139,7 @@ async def serve(
         finally:
             log.info("orderbot stopping")
             await runner.cleanup()
+            await background.drain()
 
 
 async def _until_stopped() -> None:

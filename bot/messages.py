@@ -24,7 +24,8 @@ class InboundMessage:
     ``sender_id`` is the person, ``chat_id`` the conversation (the same in a private chat;
     a group's id in a group). ``mentioned`` says the bot was addressed in a group (a
     mention, a command or a reply to the bot). ``source`` is where it came from at the
-    network level (an IP address for web chat), for rate limits.
+    network level (an IP address for web chat), for rate limits. ``message_id`` is the
+    platform's id of the message: a retry carries the same one and is handled once.
     """
 
     channel: str
@@ -36,6 +37,7 @@ class InboundMessage:
     mentioned: bool = False
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     source: str | None = None
+    language: str | None = None  # what the platform says the person reads (Telegram's language_code)
     raw: Any = field(default=None, compare=False, repr=False)
 
     @property

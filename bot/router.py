@@ -186,9 +186,13 @@ def _written_language(text: str, parse: Parse | None) -> str | None:
 
 async def _who(msg: InboundMessage) -> tuple[Identity, StaffMember | None, Customer | None]:
     """The sender's identity (made on first contact) and the staff member or customer behind it."""
-    identity, _ = await Identity.get_or_create(channel=msg.channel, external_id=msg.sender_id)
-    identity.last_inbound_at = utcnow()
-    await identity.save(update_fields=["last_inbound_at"])
+    identity, created = await Identity.get_or_create(channel=msg.channel, external_id=msg.sender_id)
+    identity.last_inbound_at = utcnow()  # WeChat lets us write back only within 48 h of this
+    fields = ["last_inbound_at"]
+    if created and msg.language and identity.locale is None:
+        identity.locale = "zh" if msg.language.lower().startswith("zh") else "en"
+        fields.append("locale")
+    await identity.save(update_fields=fields)
     staff = await identity.staff if identity.staff_id else None
     customer = await identity.customer if identity.customer_id else None
     return identity, staff if staff and staff.active else None, customer

@@ -12,6 +12,7 @@ MODEL_MODULES = [
     "models.apikeys",
     "models.requests",
     "models.mailbox",
+    "models.channels",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

@@ -55,3 +55,13 @@ async def test_rate_limits_count_across_limiters(db):
                await b.allow(limit, "chat-1")]
     assert results == [True, True, True, False]
     assert await a.allow(limit, "chat-2")
+
+
+async def test_a_lease_is_held_by_one_owner_at_a_time(db):
+    from bot import leases
+
+    assert await leases.take("refresh", 30, owner="a")
+    assert not await leases.take("refresh", 30, owner="b")
+    assert await leases.take("refresh", 30, owner="a"), "renewing one's own lease"
+    await leases.give_back("refresh", owner="a")
+    assert await leases.take("refresh", 30, owner="b")

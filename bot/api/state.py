@@ -10,6 +10,7 @@ from models.engine import ProgressEngine
 ENGINE = web.AppKey("engine", ProgressEngine)
 SETTINGS = web.AppKey("settings", Settings)
 KEYS = web.AppKey("keys", KeyChecker)
+CHANNELS = web.AppKey("channels", dict)  # name -> the running adapter
 PRINCIPAL = "orderbot.principal"  # request key: the Principal of an authenticated API call
 
-__all__ = ["ENGINE", "SETTINGS", "KEYS", "PRINCIPAL", "Principal"]
+__all__ = ["CHANNELS", "ENGINE", "SETTINGS", "KEYS", "PRINCIPAL", "Principal"]

@@ -1,0 +1,47 @@
+"""Between the channels and the router: each platform message is handled once.
+
+Platforms send again what they think we missed (WeChat three times within 15 s, Telegram
+after a failed webhook call); the message's platform id, kept as a unique row, makes the
+second arrival a no-op, in every process.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from bot.messages import InboundMessage, Reply
+from bot.router import Dispatcher
+from models.conversation import InboundDedupe
+from models.schedule import utcnow
+
+log = logging.getLogger(__name__)
+KEEP = timedelta(days=2)
+SWEEP_EVERY = timedelta(minutes=10)
+
+
+class Inbound:
+    """Hands each new message to the router; a message seen before gets no answer."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._swept = utcnow()
+
+    async def first_time(self, channel: str, key: str) -> bool:
+        """True the first time (channel, key) is seen, in any process; False ever after."""
+        try:
+            await InboundDedupe.create(channel=channel, message_key=key[:254])
+        except IntegrityError:
+            return False
+        now = utcnow()
+        if now - self._swept > SWEEP_EVERY:
+            self._swept = now
+            await InboundDedupe.filter(received_at__lt=now - KEEP).delete()
+        return True
+
+    async def __call__(self, msg: InboundMessage) -> list[Reply]:
+        if msg.message_id and not await self.first_time(msg.channel, msg.message_id):
+            log.info("%s message %s seen before; not handled again", msg.channel, msg.message_id)
+            return []
+        return await self.dispatcher.handle(msg)
