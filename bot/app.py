@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from adapters.base import Adapter
+from adapters.telegram import TelegramChannel
 from bot.api import routes
 from bot.api.auth import KeyChecker
 from bot.api.errors import json_errors
@@ -62,7 +63,7 @@ def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Bac
 
 # The channels, in the order they start. A channel whose section is off or incomplete is
 # not started, and says so once.
-CHANNEL_TYPES: tuple[type, ...] = ()
+CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel,)
 
 
 def build_channels(settings: Settings) -> list[Adapter]:

@@ -1,0 +1,215 @@
+"""The Telegram channel: python-telegram-bot's ``Bot`` and ``Update`` inside our aiohttp app.
+
+Webhook mode: ``POST /webhooks/telegram`` checks ``X-Telegram-Bot-Api-Secret-Token`` first
+(constant-time; 403 and nothing stored otherwise), answers at once and handles the update
+in the background, a bounded number at a time. Polling mode (no public URL) asks
+``getUpdates`` instead, from one process at a time. In groups the bot answers only what
+addresses it: a mention, a command, a reply to it, a tap on its button (privacy mode).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+from aiohttp import web
+from telegram import Bot, Update
+from telegram.error import TelegramError
+from telegram.request import HTTPXRequest
+
+from adapters.base import Capabilities, Delivery, OnMessage
+from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
+from bot import leases
+from bot.api.errors import error_response
+from bot.api.routes import Route
+from bot.config import Settings
+from bot.messages import InboundMessage, Reply, Target
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WORKERS = 64  # updates handled at once
+BACKLOG = 10_000  # beyond this many waiting updates, Telegram is asked to send them again later
+UPDATES = ["message", "callback_query"]
+POLL_LEASE = "telegram-polling"
+
+
+class TelegramChannel:
+    """Telegram: private chats, groups by mention, inline buttons, deep links."""
+
+    name = "telegram"
+    capabilities = Capabilities(buttons=True, max_length=4096, proactive="always")
+
+    @staticmethod
+    def problem(settings: Settings) -> str | None:
+        t = settings.telegram
+        if not t.enabled:
+            return "enabled = false"
+        if not t.token:
+            return "token is not set"
+        if t.mode == "webhook" and not t.webhook_secret:
+            return "webhook_secret is not set: it is how Telegram's calls are told from anyone else's"
+        return None
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = settings.telegram
+        self.bot = Bot(self.config.token.get_secret_value(), base_url=self.config.base_url,
+                       request=HTTPXRequest(connection_pool_size=WORKERS, read_timeout=15, write_timeout=15,
+                                            connect_timeout=10, pool_timeout=10),
+                       get_updates_request=HTTPXRequest(read_timeout=70, connect_timeout=10))
+        self.sender = TelegramSender(self.bot, self.config.rate_limit_per_second)
+        self.routes = (Route("POST", PATH, self.webhook, "Telegram's updates (webhook mode)", auth=False,
+                             tag="channels"),) if self.config.mode == "webhook" else ()
+        self._on_message: OnMessage | None = None
+        self._workers = asyncio.Semaphore(WORKERS)
+        self._tasks: set[asyncio.Task] = set()
+        self._poller: asyncio.Task | None = None
+        self._bot_id: int | None = None
+
+    # ------------------------------------------------------------ lifetime
+    def mount(self, app: web.Application, on_message: OnMessage) -> None:
+        self._on_message = on_message
+        for r in self.routes:
+            app.router.add_route(r.method, r.path, r.handler)
+
+    async def startup(self) -> None:
+        try:
+            await self.bot.initialize()  # getMe: the bot's id and username
+        except TelegramError as e:
+            log.error("telegram: getMe failed (%s); the channel will try again as it is used", e)
+        else:
+            self._bot_id = self.bot.id
+            self.config.bot_username = self.config.bot_username or self.bot.username
+            log.info("telegram: started as @%s in %s mode", self.bot.username, self.config.mode)
+        if self.config.mode == "polling":
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+        elif (self.settings.server.public_url or "").startswith("https://"):
+            await self._set_webhook()
+
+    async def _set_webhook(self) -> None:
+        url = self.settings.server.public_url + PATH
+        try:
+            await self.bot.set_webhook(url, secret_token=self.config.webhook_secret.get_secret_value(),
+                                       allowed_updates=UPDATES)
+            log.info("telegram: webhook set to %s", url)
+        except TelegramError as e:
+            log.error("telegram: setWebhook failed: %s", e)
+
+    async def shutdown(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        await self.sender.close()
+        try:
+            await self.bot.shutdown()
+        except TelegramError:
+            pass
+
+    # ------------------------------------------------------------ inbound
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        expected = self.config.webhook_secret.get_secret_value().encode()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            log.warning("telegram: refused a webhook call with a wrong secret token from %s", request.remote)
+            return error_response(403, "forbidden", "wrong secret token")
+        try:
+            data = await request.json()
+        except ValueError:
+            log.warning("telegram: a webhook call that is not JSON")
+            return error_response(400, "malformed_json", "the body is not JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            log.warning("telegram: a webhook call that is no update")
+            return error_response(400, "bad_request", "not a Telegram update")
+        if len(self._tasks) >= BACKLOG:
+            return error_response(503, "busy", "too many updates waiting; Telegram will send this again")
+        self._spawn(self._handle(data))
+        return web.Response(status=200)
+
+    def _spawn(self, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, data: dict[str, Any]) -> None:
+        async with self._workers:
+            try:
+                update = Update.de_json(data, self.bot)
+                msg = self.parse(update)
+                if update.callback_query:
+                    await self._answer_callback(update.callback_query.id)
+                if msg is None:
+                    return
+                for reply in await self._on_message(msg):
+                    await self.sender.send(msg.chat_id, reply, REPLY)
+            except Exception:  # noqa: BLE001 - one bad update must not stop the others
+                log.exception("telegram: update %s could not be handled", data.get("update_id"))
+
+    async def _answer_callback(self, callback_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(callback_id)
+        except TelegramError as e:
+            log.info("telegram: answerCallbackQuery failed: %s", e)
+
+    def parse(self, update: Update) -> InboundMessage | None:
+        """A message or a button tap as an InboundMessage; None for anything else."""
+        if update.callback_query and update.callback_query.message:
+            q = update.callback_query
+            chat = q.message.chat
+            return InboundMessage(channel=self.name, sender_id=str(q.from_user.id), chat_id=str(chat.id),
+                                  text=q.data or "", message_id=f"u{update.update_id}",
+                                  is_group=chat.type in ("group", "supergroup"), mentioned=True,
+                                  language=q.from_user.language_code, raw=update)
+        m = update.message
+        if m is None or m.from_user is None or m.from_user.is_bot:
+            return None
+        text = m.text or m.caption or ""
+        group = m.chat.type in ("group", "supergroup")
+        return InboundMessage(channel=self.name, sender_id=str(m.from_user.id), chat_id=str(m.chat.id), text=text,
+                              message_id=f"u{update.update_id}", is_group=group,
+                              mentioned=not group or self._addressed(m), language=m.from_user.language_code,
+                              raw=update)
+
+    def _addressed(self, m) -> bool:
+        """In a group: a command, a mention of the bot, or a reply to one of its messages."""
+        if m.reply_to_message and m.reply_to_message.from_user and self._bot_id and \
+                m.reply_to_message.from_user.id == self._bot_id:
+            return True
+        name = (self.config.bot_username or "").lower()
+        for entity, value in (m.parse_entities() or {}).items():
+            if entity.type == "bot_command" and ("@" not in value or value.lower().endswith("@" + name)):
+                return True
+            if entity.type == "mention" and name and value.lower() == "@" + name:
+                return True
+        return False
+
+    async def _poll(self) -> None:
+        """getUpdates, from the one process holding the polling lease."""
+        offset, backoff = None, 1.0
+        try:
+            await self.bot.delete_webhook()
+        except TelegramError as e:
+            log.warning("telegram: deleteWebhook failed: %s", e)
+        while True:
+            if not await leases.take(POLL_LEASE, 90):
+                await asyncio.sleep(30)
+                continue
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=50, allowed_updates=UPDATES)
+                backoff = 1.0
+            except TelegramError as e:
+                log.warning("telegram: getUpdates failed (%s); again in %.0f s", e, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 300)
+                continue
+            for update in updates:
+                offset = update.update_id + 1
+                self._spawn(self._handle(update.to_dict()))
+
+    # ------------------------------------------------------------ outbound
+    async def send(self, target: Target, reply: Reply) -> Delivery:
+        """A notification: through the same limiter as replies, after them."""
+        return await self.sender.send(target.address, reply, NOTICE)

@@ -1,0 +1,234 @@
+"""The Telegram channel on real wire formats: Update JSON posted to the webhook, sendMessage
+calls received by a local Bot API stand-in."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
+
+from adapters.telegram import TelegramChannel
+from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
+from bot.app import build_app
+from bot.inbound import Inbound
+from bot.messages import Button, Reply, Target
+from models.conversation import InboundDedupe
+from models.people import Identity, add_staff
+from tests.conftest import free_port
+from tests.telegram_api import TOKEN, BotApi, callback, update
+from tests.test_verification import EMAIL, NO, STOCKING, order_at
+
+SECRET = "hook-secret-0123"
+
+
+@pytest.fixture
+async def botapi():
+    api = BotApi()
+    await api.start(free_port())
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def telegram(bot, settings, botapi):
+    """The service with the Telegram channel on, as `orderbot serve` runs it; posts updates to it."""
+    t = settings.telegram
+    t.enabled, t.token, t.webhook_secret, t.base_url = True, SecretStr(TOKEN), SecretStr(SECRET), botapi.base_url
+    t.rate_limit_per_second = 1000
+    channel = TelegramChannel(settings)
+    server = TestServer(build_app(settings, bot.engine, inbound=Inbound(bot.dispatcher), channels=[channel]),
+                        host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+
+        async def post(body, secret: str | None = SECRET, raw: bytes | None = None) -> int:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+            kw = {"data": raw, "headers": {**headers, "Content-Type": "application/json"}} if raw is not None \
+                else {"json": body, "headers": headers}
+            async with session.post(server.make_url("/webhooks/telegram"), **kw) as r:
+                return r.status
+
+        post.channel = channel  # type: ignore[attr-defined]
+        yield post
+    await server.close()
+
+
+async def settle(channel: TelegramChannel, bot) -> None:
+    """Wait until the updates posted so far are handled and their mail is out."""
+    while channel._tasks:
+        await asyncio.wait(set(channel._tasks))
+    await bot.background.drain()
+
+
+async def test_the_code_flow_over_the_webhook(telegram, botapi, bot):
+    await order_at(bot)
+    assert await telegram(update(f"查一下订单{NO}", user=1001)) == 200
+    [asked] = await botapi.wait_for(1001, 1)
+    assert "验证码" in asked and not STOCKING.search(asked)
+    await settle(telegram.channel, bot)
+    [code] = bot.mail.codes(EMAIL)
+    await telegram(update(code, user=1001))
+    shown = (await botapi.wait_for(1001, 2))[-1]
+    assert STOCKING.search(shown) and not re.search("验证码|code", shown, re.I)
+    buttons = botapi.sent(1001)[-1]["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in buttons] == [f"订阅 {NO}", f"转人工 {NO}"]
+    assert (await Identity.get(channel="telegram", external_id="1001")).locale == "zh"
+
+
+async def test_a_wrong_secret_is_refused_and_nothing_is_stored(telegram, botapi):
+    assert await telegram(update("hello"), secret="wrong") == 403
+    assert await telegram(update("hello"), secret=None) == 403
+    assert await InboundDedupe.all().count() == 0 and await Identity.all().count() == 0
+    assert botapi.sent() == []
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b'{"update_id": ', 400),
+    (b'["not", "an", "update"]', 400),
+    (b'{"message": {"text": "no update id"}}', 400),
+])
+async def test_malformed_bodies_are_4xx_and_store_nothing(telegram, raw, status):
+    assert await telegram(None, raw=raw) == status
+    assert await InboundDedupe.all().count() == 0
+
+
+async def test_odd_updates_do_not_crash(telegram, botapi, bot, caplog):
+    sticker = update("")
+    del sticker["message"]["text"]
+    sticker["message"]["sticker"] = {"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1,
+                                     "is_animated": False, "is_video": False, "type": "regular"}
+    edited = update("edited")
+    edited["edited_message"] = edited.pop("message")
+    long = update("查一下订单 " + "很" * 20000, user=1002)
+    emoji = update("🙏🙏 ＳＯ２０２６１１２４００４２ 发货了吗？😊", user=1003)
+    junk = {"update_id": 77, "message": {"chat": "not a chat"}}
+    with caplog.at_level(logging.ERROR):
+        for body in (sticker, edited, long, emoji, junk):
+            assert await telegram(body) == 200
+        await settle(telegram.channel, bot)
+    assert len(botapi.texts(1001)) == 1  # the sticker got the polite fallback
+    assert botapi.texts(1002) and botapi.texts(1003)
+    assert sum("could not be handled" in r.message for r in caplog.records) == 1, "the junk update, once"
+
+
+async def test_a_retried_update_is_handled_once(telegram, botapi, bot):
+    body = update("你好", user=1004)
+    for _ in range(3):
+        await telegram(body)
+    await settle(telegram.channel, bot)
+    assert len(botapi.texts(1004)) == 1
+
+
+async def test_groups_hear_mentions_commands_and_replies_only(telegram, botapi, bot):
+    await order_at(bot)
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    group = -100500
+    await telegram(update(f"{NO} 到哪了", user=2001, chat=group, chat_type="supergroup"))
+    await telegram(update(f"@order_test_bot {NO}", user=2001, chat=group, chat_type="supergroup"))
+    await telegram(update(f"/order@order_test_bot {NO}", user=2001, chat=group, chat_type="supergroup"))
+    await telegram(update(f"{NO}", user=2001, chat=group, chat_type="supergroup", reply_to_bot=True))
+    await telegram(update(f"/order@other_bot {NO}", user=2001, chat=group, chat_type="supergroup"))
+    await settle(telegram.channel, bot)
+    cards = botapi.texts(group)
+    assert len(cards) == 3 and all(STOCKING.search(c) for c in cards)
+    assert not any("12,345.67" in c or "13812345678" in c for c in cards)
+
+
+async def test_a_button_tap_is_a_message_and_is_answered(telegram, botapi, bot):
+    await telegram(callback("帮助", user=1005))
+    await settle(telegram.channel, bot)
+    assert [m for m, _, _ in botapi.calls].count("answerCallbackQuery") == 1
+    assert "订单" in botapi.texts(1005)[0]
+
+
+async def test_a_deep_link_binds(telegram, botapi, bot, api):
+    _, created = await api.create("SO202611240043")
+    await telegram(update(f"/start {created['bind_token']}", user=1006))
+    await settle(telegram.channel, bot)
+    assert "张三" in botapi.texts(1006)[0]
+    assert (await Identity.get(channel="telegram", external_id="1006")).customer_id is not None
+
+
+async def test_long_replies_are_split_cleanly(botapi):
+    sender = TelegramSender(_bot(botapi), rate=1000)
+    text = "\n".join(f"line {i} " + "x" * 60 for i in range(200))  # ~13,000 characters
+    delivery = await sender.send("1007", Reply(text, buttons=(Button("ok", "ok"),)))
+    parts = botapi.texts(1007)
+    assert delivery.ok and len(parts) == 4 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == text
+    assert [("reply_markup" in p) for p in botapi.sent(1007)] == [False, False, False, True]
+    await sender.close()
+
+
+def _bot(botapi: BotApi):
+    from telegram import Bot
+
+    return Bot(TOKEN, base_url=botapi.base_url)
+
+
+async def test_429_is_honoured_then_sent_once(botapi):
+    botapi.too_many, botapi.retry_after = 1, 1
+    sender = TelegramSender(_bot(botapi), rate=1000)
+    delivery = await sender.send("1008", Reply("hello"))
+    assert delivery.ok and botapi.texts(1008) == ["hello"]
+    refused, sent = [t for m, _, t in botapi.calls if m == "429"][0], [t for m, _, t in botapi.calls][-1]
+    assert sent - refused >= 1.0
+    await sender.close()
+
+
+async def test_one_message_a_second_per_chat_and_replies_first(botapi):
+    sender = TelegramSender(_bot(botapi), rate=1000)
+    notices = [asyncio.ensure_future(sender.send("1009", Reply(f"notice {i}"), NOTICE)) for i in range(2)]
+    await asyncio.sleep(0)
+    reply = asyncio.ensure_future(sender.send("1009", Reply("the answer"), REPLY))
+    other = asyncio.ensure_future(sender.send("1010", Reply("someone else"), NOTICE))
+    await asyncio.gather(*notices, reply, other)
+    assert botapi.texts(1009) == ["notice 0", "the answer", "notice 1"]
+    times = [t for m, p, t in botapi.calls if m == "sendMessage" and p["chat_id"] == "1009"]
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))
+    other_at = [t for m, p, t in botapi.calls if m == "sendMessage" and p["chat_id"] == "1010"][0]
+    assert other_at < times[1], "a chat that must wait holds up nobody else"
+    await sender.close()
+
+
+async def test_notifications_use_the_same_sender(telegram, botapi):
+    delivery = await telegram.channel.send(Target("telegram", "1011"), Reply("发货了"))
+    assert delivery.ok and botapi.texts(1011) == ["发货了"]
+
+
+async def test_a_blocked_user_is_unreachable(botapi):
+    botapi.blocked.add("1012")
+    sender = TelegramSender(_bot(botapi), rate=1000)
+    delivery = await sender.send("1012", Reply("x"))
+    assert not delivery.ok and delivery.unreachable and not delivery.retryable
+    await sender.close()
+
+
+async def test_polling_mode(bot, settings, botapi):
+    t = settings.telegram
+    t.enabled, t.token, t.mode, t.base_url = True, SecretStr(TOKEN), "polling", botapi.base_url
+    t.rate_limit_per_second = 1000
+    channel = TelegramChannel(settings)
+    channel.mount(web.Application(), Inbound(bot.dispatcher))
+    botapi.pending_updates.append(update("你好", user=1013))
+    await channel.startup()
+    try:
+        assert await botapi.wait_for(1013, 1, timeout=10)
+        assert [m for m, _, _ in botapi.calls if m == "deleteWebhook"]
+    finally:
+        await channel.shutdown()
+
+
+def test_a_channel_without_its_settings_is_not_started(settings):
+    assert TelegramChannel.problem(settings) == "enabled = false"
+    settings.telegram.enabled = True
+    assert "token" in TelegramChannel.problem(settings)
+    settings.telegram.token = SecretStr("1:x")
+    assert "webhook_secret" in TelegramChannel.problem(settings)
+    settings.telegram.mode = "polling"
+    assert TelegramChannel.problem(settings) is None
