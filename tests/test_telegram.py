@@ -3,8 +3,10 @@ calls received by a local Bot API stand-in."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import time
 
 import aiohttp
 import pytest
@@ -51,6 +53,10 @@ async def telegram(bot, settings, botapi):
             kw = {"data": raw, "headers": {**headers, "Content-Type": "application/json"}} if raw is not None \
                 else {"json": body, "headers": headers}
             async with session.post(server.make_url("/webhooks/telegram"), **kw) as r:
+                answer = await r.read()
+                if r.status == 200 and answer[:1] == b"{":  # an answer carried back as a method call
+                    call = json.loads(answer)
+                    botapi.calls.append((call["method"], {**call, "inline": True}, time.monotonic()))
                 return r.status
 
         post.channel = channel  # type: ignore[attr-defined]
@@ -114,6 +120,17 @@ async def test_odd_updates_do_not_crash(telegram, botapi, bot, caplog):
     assert len(botapi.texts(1001)) == 1  # the sticker got the polite fallback
     assert botapi.texts(1002) and botapi.texts(1003)
     assert sum("could not be handled" in r.message for r in caplog.records) == 1, "the junk update, once"
+
+
+async def test_answers_ride_back_on_the_webhook_call_within_the_limits(telegram, botapi, bot):
+    """The first answer to a chat comes back as the call's response; the next within a second
+    to the same chat goes through the limiter, a second later."""
+    await telegram(update("你好", user=1020))
+    await telegram(update("帮助", user=1020))
+    await settle(telegram.channel, bot)
+    calls = [(p.get("inline", False), t) for m, p, t in botapi.calls if m == "sendMessage"]
+    assert [inline for inline, _ in calls] == [True, False]
+    assert calls[1][1] - calls[0][1] >= 0.95
 
 
 async def test_a_retried_update_is_handled_once(telegram, botapi, bot):

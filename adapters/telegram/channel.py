@@ -1,8 +1,10 @@
 """The Telegram channel: python-telegram-bot's ``Bot`` and ``Update`` inside our aiohttp app.
 
 Webhook mode: ``POST /webhooks/telegram`` checks ``X-Telegram-Bot-Api-Secret-Token`` first
-(constant-time; 403 and nothing stored otherwise), answers at once and handles the update
-in the background, a bounded number at a time. Polling mode (no public URL) asks
+(constant-time; 403 and nothing stored otherwise) and handles the update in the background,
+a bounded number at a time. The call waits a moment for the answer: when it is ready and
+the limiter has a slot for it, it goes back as the call's response (Telegram takes a
+method call there), else it is sent through the limiter like any message. Polling mode (no public URL) asks
 ``getUpdates`` instead, from one process at a time. In groups the bot answers only what
 addresses it: a mention, a command, a reply to it, a tap on its button (privacy mode).
 """
@@ -16,10 +18,10 @@ from typing import Any
 from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
 
 from adapters.base import Capabilities, Delivery, OnMessage
-from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
+from adapters.telegram.sender import NOTICE, REPLY, TelegramSender, keyboard
+from adapters.telegram.transport import AiohttpRequest
 from bot import leases
 from bot.api.errors import error_response
 from bot.api.routes import Route
@@ -34,6 +36,7 @@ WORKERS = 64  # updates handled at once
 BACKLOG = 10_000  # beyond this many waiting updates, Telegram is asked to send them again later
 UPDATES = ["message", "callback_query"]
 POLL_LEASE = "telegram-polling"
+INLINE_WAIT = 0.5  # how long a webhook call waits to carry the answer back itself
 
 
 class TelegramChannel:
@@ -57,9 +60,8 @@ class TelegramChannel:
         self.settings = settings
         self.config = settings.telegram
         self.bot = Bot(self.config.token.get_secret_value(), base_url=self.config.base_url,
-                       request=HTTPXRequest(connection_pool_size=WORKERS, read_timeout=15, write_timeout=15,
-                                            connect_timeout=10, pool_timeout=10),
-                       get_updates_request=HTTPXRequest(read_timeout=70, connect_timeout=10))
+                       request=AiohttpRequest(connections=WORKERS, timeout=15),
+                       get_updates_request=AiohttpRequest(connections=1, timeout=70))
         self.sender = TelegramSender(self.bot, self.config.rate_limit_per_second)
         self.routes = (Route("POST", PATH, self.webhook, "Telegram's updates (webhook mode)", auth=False,
                              tag="channels"),) if self.config.mode == "webhook" else ()
@@ -126,15 +128,43 @@ class TelegramChannel:
             return error_response(400, "bad_request", "not a Telegram update")
         if len(self._tasks) >= BACKLOG:
             return error_response(503, "busy", "too many updates waiting; Telegram will send this again")
-        self._spawn(self._handle(data))
+        task = self._spawn(self._answers(data))
+        done, _ = await asyncio.wait({task}, timeout=INLINE_WAIT)
+        if task in done and not task.cancelled() and task.exception() is None:
+            chat_id, replies = task.result()
+            if replies and self.sender.claim_now(chat_id, replies[0]):
+                # Telegram takes a method call as the answer to its webhook call: the quickest road.
+                self._spawn(self._send(chat_id, replies[1:]))
+                return web.json_response(self._as_call(chat_id, replies[0]))
+            self._spawn(self._send(chat_id, replies))
+        else:
+            task.add_done_callback(self._send_when_done)
         return web.Response(status=200)
 
-    def _spawn(self, work) -> None:
+    def _spawn(self, work) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _handle(self, data: dict[str, Any]) -> None:
+    def _send_when_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._spawn(self._send(*task.result()))
+
+    @staticmethod
+    def _as_call(chat_id: str, reply: Reply) -> dict[str, Any]:
+        call: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": reply.text}
+        markup = keyboard(reply)
+        if markup is not None:
+            call["reply_markup"] = markup.to_dict()
+        return call
+
+    async def _send(self, chat_id: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self.sender.send(chat_id, reply, REPLY)
+
+    async def _answers(self, data: dict[str, Any]) -> tuple[str, list[Reply]]:
+        """Handle one update (a bounded number at a time): the chat and what to say to it."""
         async with self._workers:
             try:
                 update = Update.de_json(data, self.bot)
@@ -142,11 +172,15 @@ class TelegramChannel:
                 if update.callback_query:
                     await self._answer_callback(update.callback_query.id)
                 if msg is None:
-                    return
-                for reply in await self._on_message(msg):
-                    await self.sender.send(msg.chat_id, reply, REPLY)
+                    return "", []
+                return msg.chat_id, await self._on_message(msg)
             except Exception:  # noqa: BLE001 - one bad update must not stop the others
                 log.exception("telegram: update %s could not be handled", data.get("update_id"))
+                return "", []
+
+    async def _handle(self, data: dict[str, Any]) -> None:
+        """Polling: handle an update and send the answers through the sender."""
+        await self._send(*await self._answers(data))
 
     async def _answer_callback(self, callback_id: str) -> None:
         try:

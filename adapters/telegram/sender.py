@@ -80,6 +80,18 @@ class TelegramSender:
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._sending: set[asyncio.Task] = set()
 
+    def claim_now(self, chat_id: str, reply: Reply) -> bool:
+        """Take the limiter's slot for ``reply`` to go out right now by another road (the answer
+        to a webhook call); False when it would break a limit or overtake a waiting message."""
+        loop_now = asyncio.get_running_loop().time()
+        if len(reply.text) > MAX_TEXT or chat_id in self._chats:
+            return False
+        if max(self._paused_until, self._next_any, self._free_at.get(chat_id, 0.0)) > loop_now:
+            return False
+        self._next_any = loop_now + self.spacing
+        self._free_at[chat_id] = loop_now + (PER_GROUP if chat_id.startswith("-") else PER_CHAT)
+        return True
+
     async def send(self, chat_id: str, reply: Reply, priority: int = REPLY) -> Delivery:
         """Queue ``reply`` (split when longer than Telegram takes); the first failure, else the last piece."""
         pieces = split_text(reply.text or " ", MAX_TEXT)
