@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from bot.policy import Audience, fields_for
 from bot.texts import t
 from models.engine import ProgressEngine
-from models.orders import NodeEvent, Order, OrderCommercial, OrderException
+from models import store
+from models.orders import Order, OrderCommercial
 from models.workflows import Workflow
 
 BASE_FIELDS = ("order_no", "status", "progress", "eta", "promised_date", "shipment", "exceptions")
@@ -66,19 +67,21 @@ async def order_card(engine: ProgressEngine, order: Order, audience: Audience, l
         lines.append(t("card.promised", locale, date=day(order.promised_date, locale)))
     if engine.is_late(order):
         lines.append(t("card.late", locale))
-    entered = set(await NodeEvent.filter(order_id=order.id).exclude(kind="update").values_list("node", flat=True))
+    entered = {r["node"] for r in await store.execute(
+        "SELECT DISTINCT node FROM node_events WHERE order_id = ? AND kind <> 'update'", [order.id])}
     lines.append(t("card.progress", locale, steps=_steps(wf, order.current_node, entered, audience, locale)))
     if order.tracking_no:
         lines.append(t("card.shipment", locale, carrier=order.carrier or "", tracking_no=order.tracking_no))
-    held = await OrderException.filter(order_id=order.id, status__in=("open", "acknowledged")).order_by("id")
+    held = await store.execute("SELECT kind, note FROM order_exceptions WHERE order_id = ? "
+                               "AND status IN ('open', 'acknowledged') ORDER BY id", [order.id])
     if held:
         staff = audience in STAFF
         names = []
         for x in held:
-            zh, en = engine.workflows.exception_kinds.get(x.kind, (x.kind, x.kind))
-            name = zh if locale.startswith("zh") else en
-            names.append(f"{name}（{x.note}）" if staff and x.note and locale.startswith("zh")
-                         else f"{name} ({x.note})" if staff and x.note else name)
+            zh, en = engine.workflows.exception_kinds.get(x["kind"], (x["kind"], x["kind"]))
+            name, note = (zh if locale.startswith("zh") else en), x["note"]
+            names.append(f"{name}（{note}）" if staff and note and locale.startswith("zh")
+                         else f"{name} ({note})" if staff and note else name)
         lines.append(t("card.held_up", locale, reasons="; ".join(names)))
     lines += await _staff_lines(order, audience, locale, shown)
     return Card("\n".join(lines), tuple(shown))

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from tortoise.exceptions import IntegrityError
-
 from bot.messages import InboundMessage, Reply
 from bot.router import Dispatcher
+from models import store
 from models.conversation import InboundDedupe
 from models.schedule import utcnow
 
@@ -30,11 +29,11 @@ class Inbound:
 
     async def first_time(self, channel: str, key: str) -> bool:
         """True the first time (channel, key) is seen, in any process; False ever after."""
-        try:
-            await InboundDedupe.create(channel=channel, message_key=key[:254])
-        except IntegrityError:
-            return False
         now = utcnow()
+        if not await store.execute(
+                "INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (channel, message_key) DO NOTHING RETURNING id", [channel, key[:254], now]):
+            return False
         if now - self._swept > SWEEP_EVERY:
             self._swept = now
             await InboundDedupe.filter(received_at__lt=now - KEEP).delete()

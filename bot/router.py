@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
@@ -20,13 +21,15 @@ from bot.nlu import Parse, Parser
 from bot.ratelimit import PER_CHAT, PER_SOURCE, RateLimiter
 from bot.sessions import Session, SessionBusy, Sessions
 from bot.texts import t
+from models import store
 from models.engine import ProgressEngine
 from models.people import Customer, Identity, StaffMember
 from models.schedule import utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_LOCALE = "zh"
-MAX_TEXT = 4000  # longer messages are cut before parsing: nobody asks about an order in a novel
+MAX_TEXT = 4000
+TOUCH_EVERY = timedelta(minutes=1)  # longer messages are cut before parsing: nobody asks about an order in a novel
 
 
 @dataclass
@@ -186,13 +189,18 @@ def _written_language(text: str, parse: Parse | None) -> str | None:
 
 async def _who(msg: InboundMessage) -> tuple[Identity, StaffMember | None, Customer | None]:
     """The sender's identity (made on first contact) and the staff member or customer behind it."""
-    identity, created = await Identity.get_or_create(channel=msg.channel, external_id=msg.sender_id)
-    identity.last_inbound_at = utcnow()  # WeChat lets us write back only within 48 h of this
-    fields = ["last_inbound_at"]
-    if created and msg.language and identity.locale is None:
-        identity.locale = "zh" if msg.language.lower().startswith("zh") else "en"
-        fields.append("locale")
-    await identity.save(update_fields=fields)
-    staff = await identity.staff if identity.staff_id else None
-    customer = await identity.customer if identity.customer_id else None
+    now = utcnow()
+    identity = await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
+    if identity is None:
+        locale = ("zh" if msg.language.lower().startswith("zh") else "en") if msg.language else None
+        await store.execute("INSERT INTO identities (channel, external_id, locale, last_inbound_at, created_at) "
+                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
+                            [msg.channel, msg.sender_id, locale, now, now])
+        identity = await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
+    elif identity.last_inbound_at is None or now - identity.last_inbound_at > TOUCH_EVERY:
+        # WeChat lets us write back only within 48 h of this: to the minute is plenty.
+        await store.execute("UPDATE identities SET last_inbound_at = ? WHERE id = ?", [now, identity.id])
+        identity.last_inbound_at = now
+    staff = await store.fetch_one(StaffMember, "id = ?", [identity.staff_id]) if identity.staff_id else None
+    customer = await store.fetch_one(Customer, "id = ?", [identity.customer_id]) if identity.customer_id else None
     return identity, staff if staff and staff.active else None, customer

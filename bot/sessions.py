@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+import orjson
 
-from models.conversation import ConversationState
+from models import store
 from models.schedule import utcnow
 
 LEASE = timedelta(seconds=30)
@@ -58,8 +57,7 @@ class Sessions:
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                row = await self._lease(key)
-                session = Session(key, dict(row.data or {}), row.locked_until)
+                session = await self._lease(key)
                 ok = False
                 try:
                     yield session
@@ -71,27 +69,37 @@ class Sessions:
             if not self._users[key]:
                 del self._users[key], self._locks[key]
 
-    async def _lease(self, key: str) -> ConversationState:
+    async def _lease(self, key: str) -> Session:
         deadline = asyncio.get_running_loop().time() + self.wait_seconds
         while True:
             now = self.clock()
-            free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
-            taken = await ConversationState.filter(Q(session_key=key) & free).update(
-                lease_owner=self.owner, lease_until=now + LEASE)
-            if taken:
-                return await ConversationState.get(session_key=key)
-            if not await ConversationState.filter(session_key=key).exists():
-                try:
-                    return await ConversationState.create(session_key=key, data={}, lease_owner=self.owner,
-                                                          lease_until=now + LEASE)
-                except IntegrityError:
-                    pass  # created by someone else just now: wait for its lease like any other
+            rows = await store.execute(
+                "UPDATE conversation_states SET lease_owner = ?, lease_until = ? WHERE session_key = ? "
+                "AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?) RETURNING data, locked_until",
+                [self.owner, now + LEASE, key, now, self.owner])
+            if rows:
+                data = rows[0]["data"]
+                return Session(key, orjson.loads(data) if isinstance(data, (str, bytes)) else dict(data or {}),
+                               _dt(rows[0]["locked_until"]))
+            if await store.execute(
+                    "INSERT INTO conversation_states (session_key, data, lease_owner, lease_until, version, "
+                    "updated_at) VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (session_key) DO NOTHING RETURNING version",
+                    [key, "{}", self.owner, now + LEASE, now]):
+                return Session(key)
             if asyncio.get_running_loop().time() > deadline:
                 raise SessionBusy(key)
-            await asyncio.sleep(WAIT_STEP)
+            await asyncio.sleep(WAIT_STEP)  # someone else holds it: their message goes first
 
     async def _release(self, session: Session, *, save: bool) -> None:
-        changes: dict[str, Any] = {"lease_owner": None, "lease_until": None}
         if save:
-            changes.update(data=session.data, locked_until=session.locked_until)
-        await ConversationState.filter(session_key=session.key, lease_owner=self.owner).update(**changes)
+            await store.execute(
+                "UPDATE conversation_states SET lease_owner = NULL, lease_until = NULL, data = ?, locked_until = ?, "
+                "version = version + 1, updated_at = ? WHERE session_key = ? AND lease_owner = ?",
+                [orjson.dumps(session.data).decode(), session.locked_until, self.clock(), session.key, self.owner])
+        else:
+            await store.execute("UPDATE conversation_states SET lease_owner = NULL, lease_until = NULL "
+                                "WHERE session_key = ? AND lease_owner = ?", [session.key, self.owner])
+
+
+def _dt(value: Any) -> datetime | None:
+    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -9,6 +9,7 @@ from bot.cards import order_card
 from bot.messages import Button, Reply
 from bot.policy import Audience, audience, staff_may_see
 from bot.router import Context
+from models import store
 from models.orders import Order
 from models.people import Role, StaffMember
 from models.requests import CustomerRequest
@@ -21,7 +22,7 @@ FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
 async def find_order(ctx: Context, ref: str) -> Order | None:
     """The order with this number, or with this courier tracking number."""
     no = ctx.services.engine.normalize(ref)
-    return await Order.filter(order_no=no).first() or await Order.filter(tracking_no=no).first()
+    return await store.fetch_one(Order, "order_no = ?", [no]) or await store.fetch_one(Order, "tracking_no = ?", [no])
 
 
 async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | None = None) -> Reply:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from models.orders import Order
 
@@ -69,7 +71,7 @@ class EventRecord:
     recorded_at: datetime
 
 
-def _sql(conn: BaseDBAsyncClient, text: str) -> str:
+def sql(conn: BaseDBAsyncClient, text: str) -> str:
     """``?`` placeholders as the connection's driver wants them (asyncpg: ``$1``, ``$2``...)."""
     if conn.capabilities.dialect != "postgres":
         return text
@@ -109,19 +111,19 @@ async def lock_orders(conn: BaseDBAsyncClient, order_nos: list[str]) -> dict[str
     cannot change an order between this read and our write.
     """
     if conn.capabilities.support_for_update:
-        sql = (f"SELECT {_ORDER_COLS} FROM orders WHERE order_no IN ({_marks(len(order_nos))}) "
+        text = (f"SELECT {_ORDER_COLS} FROM orders WHERE order_no IN ({_marks(len(order_nos))}) "
                "ORDER BY id FOR UPDATE")
     else:
-        sql = (f"UPDATE orders SET version = version WHERE order_no IN ({_marks(len(order_nos))}) "
+        text = (f"UPDATE orders SET version = version WHERE order_no IN ({_marks(len(order_nos))}) "
                f"RETURNING {_ORDER_COLS}")
-    rows = await conn.execute_query_dict(_sql(conn, sql), list(order_nos))
+    rows = await conn.execute_query_dict(sql(conn, text), list(order_nos))
     return {r["order_no"]: _order(r) for r in rows}
 
 
 async def find_events(conn: BaseDBAsyncClient, keys: list[tuple[int, str]]) -> dict[tuple[int, str], EventRecord]:
     """The stored events with these (order id, event_id) keys."""
     order_ids, event_ids = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
-    rows = await conn.execute_query_dict(_sql(conn, (
+    rows = await conn.execute_query_dict(sql(conn, (
         f"SELECT order_id, {_EVENT_COLS} FROM node_events WHERE order_id IN ({_marks(len(order_ids))}) "
         f"AND event_id IN ({_marks(len(event_ids))})")), [*order_ids, *event_ids])
     found = {}
@@ -144,7 +146,7 @@ async def insert_events(conn: BaseDBAsyncClient, events: list[tuple[int, EventRe
                    ev.at, ev.actor, ev.source, ev.note, orjson.dumps(ev.data).decode(), ev.fingerprint,
                    ev.recorded_at]
     row = f"({_marks(13)})"
-    rows = await conn.execute_query_dict(_sql(conn, (
+    rows = await conn.execute_query_dict(sql(conn, (
         "INSERT INTO node_events (order_id, event_id, kind, node, from_node, skipped, at, actor, source, "
         f"note, data, fingerprint, recorded_at) VALUES {', '.join([row] * len(events))} "
         "ON CONFLICT (order_id, event_id) DO NOTHING RETURNING id, order_id")), values)
@@ -153,8 +155,28 @@ async def insert_events(conn: BaseDBAsyncClient, events: list[tuple[int, EventRe
 
 async def move_orders(conn: BaseDBAsyncClient, states: list[OrderState], updated_at: datetime) -> None:
     """Write where the orders now stand (each state's ``version`` is its new version)."""
-    await conn.execute_many(_sql(conn, (
+    await conn.execute_many(sql(conn, (
         "UPDATE orders SET current_node = ?, node_entered_at = ?, eta = ?, tracking_no = ?, carrier = ?, "
         "version = ?, updated_at = ? WHERE id = ?")),
         [[s.current_node, s.node_entered_at, s.eta, s.tracking_no, s.carrier, s.version, updated_at, s.id]
          for s in states])
+
+
+M = TypeVar("M", bound=Model)
+
+
+async def fetch_one(model: type[M], where: str, params: list[Any]) -> M | None:
+    """``SELECT * FROM <model's table> WHERE <where> LIMIT 1`` as a model instance, ORM-free.
+
+    For the conversation's hot path, where building the query cost more than running it.
+    """
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict(sql(conn, f"SELECT * FROM {model._meta.db_table} WHERE {where} LIMIT 1"),
+                                         params)
+    return model._init_from_db(**rows[0]) if rows else None
+
+
+async def execute(text: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Run one statement (``?`` placeholders) on the current connection; rows when it returns any."""
+    conn = connections.get("default")
+    return await conn.execute_query_dict(sql(conn, text), params)
