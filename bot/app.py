@@ -14,6 +14,8 @@ from aiohttp import web
 
 from adapters.base import Adapter
 from adapters.telegram import TelegramChannel
+from adapters.web import WebChat
+from adapters.wechat import WeChatChannel
 from bot.api import routes
 from bot.api.auth import KeyChecker
 from bot.api.errors import json_errors
@@ -63,7 +65,7 @@ def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Bac
 
 # The channels, in the order they start. A channel whose section is off or incomplete is
 # not started, and says so once.
-CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel,)
+CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel, WeChatChannel, WebChat)
 
 
 def build_channels(settings: Settings) -> list[Adapter]:
@@ -102,7 +104,7 @@ def build_app(settings: Settings, engine: ProgressEngine, *, inbound: Inbound | 
             await channel.shutdown()
 
     app.on_startup.append(start_channels)
-    app.on_cleanup.append(stop_channels)
+    app.on_shutdown.append(stop_channels)  # before aiohttp waits for open handlers (web sockets)
     return app
 
 

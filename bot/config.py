@@ -7,15 +7,16 @@ to the file's own folder, so a service can be started from anywhere.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "ORDERBOT_"
 DEFAULT_FILE = "orderbot.toml"
@@ -151,6 +152,37 @@ class NotificationSettings(_Section):
         return v
 
 
+class WebSettings(_Section):
+    """The web chat (``/chat``) and its embeddable widget.
+
+    ``allowed_origins``: the sites (``https://www.example.com``, scheme and host, no path) that
+    may embed the chat page and talk to its API and WebSocket besides the chat's own origin;
+    empty means the chat's own origin only, ``["*"]`` any site.
+    """
+
+    enabled: bool = True
+    # NoDecode: ORDERBOT_WEB__ALLOWED_ORIGINS may be "https://a.example,https://b.example" as well as JSON
+    allowed_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _listed(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return json.loads(v) if v.strip().startswith("[") else [o for o in v.split(",") if o.strip()]
+        return v
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        out = []
+        for origin in v:
+            origin = origin.strip().rstrip("/").lower()
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(f'{origin!r} is not an origin (write "https://www.example.com", or "*")')
+            out.append(origin)
+        return out
+
+
 class Settings(BaseSettings):
     """Every setting of the service, one attribute per TOML section."""
 
@@ -167,6 +199,7 @@ class Settings(BaseSettings):
     wechat: WeChatSettings = WeChatSettings()
     email: EmailSettings = EmailSettings()
     notifications: NotificationSettings = NotificationSettings()
+    web: WebSettings = WebSettings()
 
     # Where the settings came from; not a key of the file.
     source: Path | None = Field(default=None, exclude=True)

@@ -138,6 +138,7 @@ def print_instructions(info: DemoInfo, url: str) -> None:
     post = f"{auth} -H 'Content-Type: application/json' -d"
     fate = "kept after exit" if info.kept else "thrown away on exit"
     lines = ["", "演示已启动 — the orderbot demo is running", f"  URL:          {url}",
+             f"  Web chat:     {base}/chat",
              f"  Demo API key: {info.api_key}",
              f"  Database:     {info.db_file} ({info.orders} orders; {fate})",
              "", "Try:", f"  curl -s {base}/healthz", f"  curl -s {auth} '{base}/api/v1/orders?late=true'"]

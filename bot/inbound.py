@@ -43,4 +43,10 @@ class Inbound:
         if msg.message_id and not await self.first_time(msg.channel, msg.message_id):
             log.info("%s message %s seen before; not handled again", msg.channel, msg.message_id)
             return []
-        return await self.dispatcher.handle(msg)
+        try:
+            return await self.dispatcher.handle(msg)
+        except BaseException:
+            if msg.message_id:  # not handled after all: the platform's next try gets its turn
+                await store.execute("DELETE FROM inbound_dedupe WHERE channel = ? AND message_key = ?",
+                                    [msg.channel, msg.message_id[:254]])
+            raise

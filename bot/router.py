@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -156,7 +156,7 @@ class Dispatcher:
                  customer: Customer | None, session: Session) -> Context:
         cmd = split_command(msg.text)
         parse = None if cmd else self.services.parser.parse(msg.text)
-        written = _written_language(msg.text, parse)
+        written = None if cmd else _written_language(msg.text, parse)  # "/start xyz" says nothing of it
         if written:
             session.data["lang"] = written  # a bare code or number keeps the conversation's language
         locale = (staff.locale if staff else None) or identity.locale or written or session.data.get("lang") \
@@ -166,11 +166,10 @@ class Dispatcher:
 
 
 def _trimmed(msg: InboundMessage) -> InboundMessage:
-    if len(msg.text) <= MAX_TEXT:
+    """At most MAX_TEXT characters, and no NUL (PostgreSQL text cannot hold one)."""
+    if len(msg.text) <= MAX_TEXT and "\x00" not in msg.text:
         return msg
-    from dataclasses import replace
-
-    return replace(msg, text=msg.text[:MAX_TEXT])
+    return replace(msg, text=msg.text[:MAX_TEXT].replace("\x00", ""))
 
 
 def _guess_locale(text: str) -> str:

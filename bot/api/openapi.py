@@ -15,11 +15,14 @@ _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {
     400: "Malformed JSON, or a field that fails validation (named in `error.field`)",
     401: "Missing or wrong API key",
+    403: "Refused",
     404: "No such order (or exception)",
     409: "The same order number or event_id again with different data",
+    413: "The request, or a text in it, is too long",
     422: "An event or move the order's workflow does not allow",
     503: "The database does not answer",
 }
+_STATUS_TEXT = {200: "OK", 201: "Created", 101: "Switching Protocols: the WebSocket is open"}
 _ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -68,17 +71,22 @@ def _operation(r: Route, refs: dict) -> dict[str, Any]:
     if r.body is not None:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": refs[(r.body, "validation")]}}}
-    ok: dict[str, Any] = {"description": "OK" if r.status == 200 else "Created"}
+    if r.description:
+        op["description"] = r.description
+    ok: dict[str, Any] = {"description": _STATUS_TEXT.get(r.status, "OK")}
     if r.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(r.response, "serialization")]}}
     elif r.path.endswith("openapi.json"):
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    elif r.media:
+        ok["content"] = {media: {"schema": {"type": "string"}} for media in r.media}
     op["responses"][str(r.status)] = ok
     if r.status == 201:
         op["responses"]["200"] = {"description": "The same request again: the existing resource",
                                   "content": ok.get("content", {})}
+    error_text = {**_ERROR_TEXT, **dict(r.error_text)}
     for status in r.errors:
-        op["responses"][str(status)] = {"description": _ERROR_TEXT.get(status, "Error"), "content": {
+        op["responses"][str(status)] = {"description": error_text.get(status, "Error"), "content": {
             "application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
     if r.auth:
         op["security"] = [{"bearer": []}]

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from bot import orderview
 from bot.api import orders
 from bot.api.errors import error_response
-from bot.api.state import KEYS, PRINCIPAL
+from bot.api.state import CHANNELS, KEYS, PRINCIPAL
 from bot.db import ping
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
@@ -45,6 +45,9 @@ class Route:
     auth: bool = True
     query: tuple[Query, ...] = field(default_factory=tuple)
     tag: str = "orders"
+    description: str = ""  # more than the summary says (markdown)
+    media: tuple[str, ...] = ()  # the media types of a success body that is not JSON (a page, a script)
+    error_text: tuple[tuple[int, str], ...] = ()  # what an error status means here, where the usual text misleads
 
 
 class Health(BaseModel):
@@ -62,9 +65,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
+    """The document of every route served: this table's and those the running channels mounted."""
     from bot.api.openapi import document
 
-    return web.json_response(document(ROUTES))
+    channels = request.app.get(CHANNELS, {}).values()
+    return web.json_response(document(ROUTES + tuple(r for c in channels for r in getattr(c, "routes", ()))))
 
 
 def _authenticated(handler: Handler) -> Handler:

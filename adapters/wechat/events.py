@@ -1,0 +1,130 @@
+"""What a WeChat push means to the bot: a message for the router, a fixed answer, or nothing.
+
+- text (and voice with WeChat's speech recognition on) → a message, ``message_id`` = MsgId;
+- events carry no MsgId: their id is ``FromUserName:CreateTime:Event``, which is what a
+  retry of the same event repeats;
+- ``subscribe`` → "你好" (the bot greets); following through a bind QR code
+  (EventKey ``qrscene_bind_<token>``) or scanning one as a follower (``SCAN``, EventKey
+  ``bind_<token>``) → ``/start bind_<token>``: the scene as the API issued it
+  (``links.wechat_scene``), which the verification handler reads;
+- menu ``CLICK`` events → the words the menu key stands for (``MENU_KEYS``);
+- pictures, voice, video, places, links, unknown types → ``TEXT_ONLY``, without the router;
+- other events (unsubscribe, menu links, reported location, template receipts) → nothing.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage
+
+from adapters.wechat.text import TEXT_ONLY
+from bot.messages import InboundMessage
+
+log = logging.getLogger(__name__)
+CHANNEL = "wechat"
+BIND_SCENE = "bind_"
+
+# The EventKey of each "click" button of the Official Account's menu, and what it says.
+MENU_KEYS = {
+    "TRACK": "查订单",
+    "MY_ORDERS": "我的订单",
+    "HUMAN": "转人工",
+    "HELP": "帮助",
+}
+
+Meaning = InboundMessage | str | None  # for the router; a fixed answer; nothing to say
+_WORDS = {"text": "Content", "voice": "Recognition"}  # where a message type keeps its words
+
+
+class Malformed(ValueError):
+    """A push that is XML but not one WeChat would send."""
+
+
+def read(xml: str) -> BaseMessage:
+    """wechatpy's message for ``xml``; Malformed for anything it cannot read."""
+    if "<!DOCTYPE" in xml or "<!ENTITY" in xml:
+        raise Malformed("a DTD in the push")  # WeChat never sends one
+    try:
+        push = parse_message(xml)
+    except Exception as e:  # noqa: BLE001 - expat errors, KeyError, TypeError...: all malformed
+        raise Malformed(f"unreadable XML ({type(e).__name__})") from None
+    if push is None:
+        raise Malformed("an empty body")
+    return push
+
+
+def _text(push: BaseMessage, field: str) -> str:
+    value = push._data.get(field)  # wechatpy keeps the parsed XML there; its fields convert loosely
+    return value if isinstance(value, str) else ""
+
+
+def _number(push: BaseMessage, field: str) -> str:
+    value = _text(push, field).strip()
+    if value and not (value.isascii() and value.isdigit()):
+        raise Malformed(f"{field} is not a number")
+    return value
+
+
+def kind(push: BaseMessage) -> str:
+    """The push's MsgType (``text``, ``image``, ``event``...), as WeChat wrote it but in lower case."""
+    return _text(push, "MsgType").lower()
+
+
+def _event(push: BaseMessage) -> str:
+    return _text(push, "Event").lower()  # wechatpy writes "subscribe_scan" for a follow through a QR code
+
+
+def understand(push: BaseMessage) -> Meaning:
+    """What ``push`` asks of the bot (see the module docstring); Malformed when it cannot be answered."""
+    openid = _text(push, "FromUserName").strip()
+    if not openid:
+        raise Malformed("no FromUserName")
+    created = _number(push, "CreateTime")
+    msg_type = kind(push)
+    if msg_type == "event":
+        handler = _EVENTS.get(_event(push))
+        return handler(push, openid, f"{openid}:{created}:{_event(push)}") if handler else None
+    msg_id = _number(push, "MsgId") or f"{openid}:{created}:{msg_type}"
+    field = _WORDS.get(msg_type)
+    text = _text(push, field) if field else ""
+    if not text.strip():
+        return None if msg_type == "text" else TEXT_ONLY  # an empty text needs no answer; a picture does
+    return _message(push, openid, text, msg_id)
+
+
+def _message(push: BaseMessage, openid: str, text: str, msg_id: str) -> InboundMessage:
+    return InboundMessage(channel=CHANNEL, sender_id=openid, chat_id=openid, text=text, message_id=msg_id,
+                          raw=push)
+
+
+# Event handlers get the push, the sender and the event's id (events carry no MsgId).
+def _subscribed(push: BaseMessage, openid: str, event_id: str) -> InboundMessage:
+    return _message(push, openid, "你好", event_id)
+
+
+def _scanned(push: BaseMessage, openid: str, event_id: str) -> InboundMessage | None:
+    # wechatpy has already cut "qrscene_" off a subscribe's EventKey.
+    scene = _text(push, "EventKey").strip()
+    if scene.startswith(BIND_SCENE) and len(scene) > len(BIND_SCENE) and " " not in scene:
+        return _message(push, openid, f"/start {scene}", event_id)
+    return _subscribed(push, openid, event_id) if _event(push) == "subscribe_scan" else None
+
+
+def _clicked(push: BaseMessage, openid: str, event_id: str) -> InboundMessage:
+    key = _text(push, "EventKey").strip()
+    words = MENU_KEYS.get(key)
+    if words is None:
+        log.warning("wechat: the menu key %r means nothing to the bot (known: %s); answering with help",
+                    key[:64], ", ".join(MENU_KEYS))
+        words = MENU_KEYS["HELP"]
+    return _message(push, openid, words, event_id)
+
+
+_EVENTS: dict[str, Callable[[BaseMessage, str, str], Meaning]] = {
+    "subscribe": _subscribed,
+    "subscribe_scan": _scanned,
+    "scan": _scanned,
+    "click": _clicked,
+}
