@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from adapters.base import Adapter
+from adapters.email import EmailChannel
 from adapters.telegram import TelegramChannel
 from adapters.web import WebChat
 from adapters.wechat import WeChatChannel
@@ -65,7 +66,7 @@ def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Bac
 
 # The channels, in the order they start. A channel whose section is off or incomplete is
 # not started, and says so once.
-CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel, WeChatChannel, WebChat)
+CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel, WeChatChannel, WebChat, EmailChannel)
 
 
 def build_channels(settings: Settings) -> list[Adapter]:

@@ -31,6 +31,11 @@ class SchemaOutdated(Exception):
 def tortoise_config(url: str) -> dict[str, Any]:
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://"):]
+    if url.startswith("sqlite://") and "synchronous=" not in url:
+        # WAL with synchronous=NORMAL: a commit is safe from a crash of the process, and waits
+        # for no fsync (the WAL is synced at checkpoints). A power cut may lose the last
+        # commits; `?synchronous=FULL` on the URL trades speed for that (see README).
+        url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return {
         "connections": {"default": url},
         "apps": {

@@ -33,7 +33,7 @@ class Mailer:
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
-        self.sender = settings.from_address or "orderbot@localhost"
+        self.sender = settings.from_address or settings.imap_user or "orderbot@localhost"
 
     @property
     def uses_smtp(self) -> bool:
@@ -50,12 +50,17 @@ class Mailer:
             msg.add_alternative(mail.html, subtype="html")
         return msg
 
-    async def send(self, mail: Mail) -> None:
-        msg = self.message(mail)
+    async def send(self, mail: Mail) -> EmailMessage:
+        """Send ``mail``; the message as sent (its Message-ID identifies it)."""
+        return await self.send_message(self.message(mail), mail)
+
+    async def send_message(self, msg: EmailMessage, mail: Mail | None = None) -> EmailMessage:
+        """Send a message built elsewhere (a threaded answer), the configured way."""
         if not self.uses_smtp:
-            await DevMail.create(to_address=mail.to, from_address=self.sender, subject=mail.subject,
-                                 text=mail.text, headers={k: str(v) for k, v in msg.items()})
-            return
+            await DevMail.create(to_address=msg["To"], from_address=self.sender, subject=msg["Subject"] or "",
+                                 text=mail.text if mail else msg.get_body(("plain",)).get_content(),
+                                 headers={k: str(v) for k, v in msg.items()})
+            return msg
         s = self.settings
         await aiosmtplib.send(
             msg, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_user,
@@ -63,3 +68,4 @@ class Mailer:
             use_tls=s.smtp_port == 465, start_tls=s.smtp_starttls if s.smtp_port != 465 else False,
             timeout=SMTP_TIMEOUT,
         )
+        return msg
