@@ -368,7 +368,7 @@ async def test_smtp_refusals_say_whether_to_try_again(email_settings, picky, add
 
 
 async def test_an_smtp_server_that_is_down_or_silent_means_try_again(email_settings, monkeypatch):
-    monkeypatch.setattr("adapters.email.outgoing.SMTP_TIMEOUT", 0.5)
+    monkeypatch.setattr("bot.mailer.SMTP_TIMEOUT", 0.5)
     email_settings.email.smtp_port = free_port()
     refused = await EmailChannel(email_settings).send(Target("email", CONTACT), Reply("hi"))
     assert not refused.ok and refused.retryable
