@@ -19,6 +19,7 @@ from models.orders import Order, OrderCommercial
 from models.workflows import Workflow
 
 BASE_FIELDS = ("order_no", "status", "progress", "eta", "promised_date", "shipment", "exceptions")
+STAFF = (Audience.SALES, Audience.OPERATOR, Audience.MANAGER, Audience.INTEGRATION)
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,6 @@ async def order_card(engine: ProgressEngine, order: Order, audience: Audience, l
         lines.append(t("card.held_up", locale, reasons="; ".join(names)))
     lines += await _staff_lines(order, audience, locale, shown)
     return Card("\n".join(lines), tuple(shown))
-
-
-STAFF = (Audience.SALES, Audience.OPERATOR, Audience.MANAGER, Audience.INTEGRATION)
 
 
 async def _staff_lines(order: Order, audience: Audience, locale: str, shown: list[str]) -> list[str]:

@@ -26,8 +26,8 @@ async def _order_for(ctx: Context, ref: str, node: Node | None = None) -> Order 
     if order is None or not staff_may_see(ctx.staff, order.sales_owner):
         return ctx.reply("track.not_found_staff", ref=ctx.services.engine.normalize(ref))
     wf = ctx.services.engine.workflow_of(order)
-    department = (node or (wf.node(order.current_node) if wf.has(order.current_node) else None))
-    if not staff_may_move(ctx.staff, order.sales_owner, department.department if department else None):
+    target = node or (wf.node(order.current_node) if wf.has(order.current_node) else None)
+    if not staff_may_move(ctx.staff, order.sales_owner, target.department if target else None):
         return ctx.reply("staff.not_allowed", order_no=order.order_no)
     return order
 

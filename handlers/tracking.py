@@ -7,7 +7,7 @@ from bot.messages import Button, InboundMessage, Reply
 from bot.ratelimit import PER_ORDER
 from bot.router import Context, Router
 from handlers.common import find_order, show, staff_lookup, suggest
-from handlers.verification import challenge, locked, locked_reply
+from handlers.verification import bind, challenge, locked, locked_reply
 from models import schedule
 from models.orders import Order
 
@@ -75,8 +75,6 @@ async def lookup(ctx: Context, ref: str) -> Reply:
         customer = await order.customer
         if customer.email and customer.email == ctx.msg.sender_id.strip().lower():
             # The answer goes only to the mailbox on file: the same proof a code gives.
-            from handlers.verification import bind
-
             await bind(ctx, customer)
             return await show(ctx, order, verified_by="mail_from")
     return await challenge(ctx, ref, order)
