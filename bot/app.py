@@ -34,6 +34,8 @@ from handlers import basics, requests, staff, subscriptions, tracking, verificat
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
+from notifications.service import Notifications
+from notifications.triggers import Triggers
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -42,7 +44,10 @@ MAX_BODY = 1024 * 1024
 def build_engine(settings: Settings) -> ProgressEngine:
     """The progress engine for these settings (raises WorkflowError for a bad workflows file)."""
     workflows = load_workflows(settings.workflows.file)
-    return ProgressEngine(workflows, OrderNumberPolicy(settings.orders.number_pattern), settings.server.tz)
+    engine = ProgressEngine(workflows, OrderNumberPolicy(settings.orders.number_pattern), settings.server.tz)
+    # Notices are written in the transaction of every change, whichever way it came in.
+    engine.add_hook(Triggers(engine, settings.notifications))
+    return engine
 
 
 def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Background) -> Dispatcher:
@@ -127,9 +132,12 @@ async def serve(
     async with database(settings.database.url):
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
         inbound = Inbound(build_dispatcher(settings, engine, background))
-        app = build_app(settings, engine, inbound=inbound, channels=build_channels(settings))
+        channels = build_channels(settings)
+        app = build_app(settings, engine, inbound=inbound, channels=channels)
+        notices = Notifications(settings, engine, {c.name: c for c in channels})
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
+        await runner.setup()  # starts the channels
+        await notices.start()
         try:
             site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
             await site.start()
@@ -142,6 +150,7 @@ async def serve(
             await _until_stopped()
         finally:
             log.info("orderbot stopping")
+            await notices.stop()
             await runner.cleanup()
             await background.drain()
 

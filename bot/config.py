@@ -121,6 +121,10 @@ class WeChatSettings(_Section):
     token: SecretStr | None = None
     encoding_aes_key: SecretStr | None = None
     api_base_url: str = "https://api.weixin.qq.com/"
+    # Notices outside the 48-hour window: template ids (service accounts) and subscribe-message
+    # template ids, by notice kind (node_entered, late, eta_changed...).
+    templates: dict[str, str] = Field(default_factory=dict)
+    subscribe_templates: dict[str, str] = Field(default_factory=dict)
 
 
 class EmailSettings(_Section):
@@ -136,6 +140,7 @@ class EmailSettings(_Section):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     from_address: str | None = None
+    per_domain_per_minute: float = Field(60, gt=0)  # notices to one receiving domain
 
 
 class NotificationSettings(_Section):

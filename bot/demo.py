@@ -40,6 +40,7 @@ class DemoInfo:
     api_key: str = ""
     orders: int = 0
     late_order: str | None = None
+    late_email: str | None = None  # the late order's customer: where its code is mailed
     move: tuple[str, str] | None = None  # an order and the node it can go to next
 
 
@@ -110,11 +111,14 @@ async def prepare(engine: ProgressEngine, *, n_orders: int, info: DemoInfo) -> N
     await ApiKey.create(name="demo", prefix=info.api_key[:10], key_hash=hash_key(info.api_key))
     info.orders = await Order.all().count()
     info.late_order, info.move = await pick_examples(engine)
+    if info.late_order:
+        info.late_email = (await (await Order.get(order_no=info.late_order)).customer).email
 
 
 async def _seed(engine: ProgressEngine, n_orders: int) -> None:
     await seed_staff()
-    await seed_orders(engine, n_orders)
+    with engine.hooks_paused():  # the made-up past tells nobody anything
+        await seed_orders(engine, n_orders)
 
 
 # ---------------------------------------------------------------- what to try
@@ -154,7 +158,7 @@ def print_instructions(info: DemoInfo, url: str) -> None:
     if info.late_order:
         lines += ["", "Talk to the bot as a customer would (the code goes to the dev mailbox):",
                   f"  printf '查一下订单{info.late_order}\\n' | orderbot chat --as telegram:1001",
-                  "  orderbot mailbox --last 1",
+                  f"  orderbot mailbox --to {info.late_email} --last 1",
                   "  orderbot chat --as telegram:1001          # then type the 6-digit code",
                   "  orderbot chat --as telegram:9001          # staff (the manager): /help, /late"]
     lines += ["", "Ctrl+C stops the demo" + ("." if info.kept else " and throws its database away."), ""]

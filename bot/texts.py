@@ -160,6 +160,52 @@ TEXTS: dict[str, dict[str, str]] = {
     "card.contact": {"zh": "联系人：{name} {phone} {email}", "en": "Contact: {name} {phone} {email}"},
     "card.ship_to": {"zh": "收货地址：{address}", "en": "Ship to: {address}"},
     "card.owner": {"zh": "销售：{owner}", "en": "Sales: {owner}"},
+    # ------------------------------------------------------------ notices (the bot speaks first)
+    "notice.node": {"zh": "📦 您的订单 {order_no} 有新进展：{node}", "en": "📦 Your order {order_no} has reached: {node}"},
+    "notice.node.staff": {"zh": "📦 订单 {order_no} 进入「{node}」", "en": "📦 Order {order_no} is now at: {node}"},
+    "notice.shipment": {"zh": "快递：{carrier} {tracking_no}", "en": "Shipment: {carrier} {tracking_no}"},
+    "notice.eta": {"zh": "预计送达：{eta}", "en": "Expected: {eta}"},
+    "notice.eta_changed": {
+        "zh": "🕒 订单 {order_no} 的预计送达时间有变：{previous} → {eta}",
+        "en": "🕒 The expected arrival of order {order_no} moved: {previous} → {eta}",
+    },
+    "notice.late": {
+        "zh": "⏰ 抱歉，订单 {order_no} 已晚于承诺日期（{promised}），目前在「{node}」。我们正在跟进。",
+        "en": "⏰ Sorry: order {order_no} is late (promised for {promised}); it is now at {node}. We are on it.",
+    },
+    "notice.late.staff": {
+        "zh": "⏰ 延误：订单 {order_no} 承诺 {promised} 交付，仍在「{node}」。",
+        "en": "⏰ Late: order {order_no} was promised for {promised} and is still at {node}.",
+    },
+    "notice.overdue": {
+        "zh": "⏰ 超时：订单 {order_no} 在「{node}」已停留 {hours} 小时，超过时限 {limit} 小时。",
+        "en": "⏰ Overdue: order {order_no} has been at {node} for {hours} h, past its {limit} h limit.",
+    },
+    "notice.exception_opened": {
+        "zh": "⚠️ 异常：订单 {order_no}（{node}）{kind}",
+        "en": "⚠️ Exception on order {order_no} ({node}): {kind}",
+    },
+    "notice.exception_resolved": {
+        "zh": "✅ 已解决：订单 {order_no} 的异常（{kind}）",
+        "en": "✅ Resolved: the exception on order {order_no} ({kind})",
+    },
+    "notice.escalated": {
+        "zh": "🔺 升级：订单 {order_no} 的异常（{kind}，{node}）已 {minutes} 分钟无人确认",
+        "en": "🔺 Escalated: nobody has acknowledged the exception on order {order_no} ({kind}, {node}) "
+              "for {minutes} minutes",
+    },
+    "notice.note": {"zh": "备注：{note}", "en": "Note: {note}"},
+    "notice.customer_request": {
+        "zh": "📨 客户 {customer} 就订单 {order_no} 提出{kind}：{text}",
+        "en": "📨 {customer} asks for a {kind} on order {order_no}: {text}",
+    },
+    "notice.verification_locked": {
+        "zh": "🔒 有人在 {channel} 为订单 {order_no} 连续输错 {tries} 次验证码，该会话已锁定 {minutes} 分钟。",
+        "en": "🔒 Someone on {channel} entered {tries} wrong codes for order {order_no}; that chat is locked for "
+              "{minutes} minutes.",
+    },
+    "notice.digest": {"zh": "订单 {order_no} 有 {n} 条更新：", "en": "{n} updates on order {order_no}:"},
+    "notice.ack": {"zh": "收到", "en": "Ack"},
 }
 
 

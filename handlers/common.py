@@ -13,7 +13,7 @@ from models import store
 from models.orders import Order
 from models.people import Role, StaffMember
 from models.requests import CustomerRequest
-from notifications.outbox import enqueue, staff_targets
+from notifications.outbox import enqueue, staff_recipient
 
 FUZZY_CUTOFF = 85
 FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
@@ -81,10 +81,10 @@ async def record_request(ctx: Context, order: Order, kind: str, text: str) -> st
         req = await CustomerRequest.create(order=order, kind=kind, text=text, channel=ctx.msg.channel,
                                            address=ctx.msg.chat_id, assigned_to=owner.code if owner else None)
         if owner is not None:
-            await enqueue(f"request:{req.id}", "customer_request", await staff_targets(owner),
+            await enqueue(f"request:{req.id}", "customer_request", [await staff_recipient(owner)],
                           {"order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text,
                            "customer": (await order.customer).name},
-                          order_no=order.order_no, locale=owner.locale)
+                          order_no=order.order_no)
     who = owner.name if owner else ctx.t("request.owner.team")
     return ctx.t("request.recorded", kind=ctx.t(f"request.kind.{kind}"), order_no=order.order_no, owner=who)
 

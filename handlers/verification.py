@@ -26,7 +26,7 @@ from handlers.common import owner_of, show
 from models.conversation import Challenge
 from models.orders import Order
 from models.people import Customer
-from notifications.outbox import enqueue, staff_targets
+from notifications.outbox import enqueue, staff_recipient
 
 log = logging.getLogger(__name__)
 router = Router("verification")
@@ -138,10 +138,10 @@ async def _tell_owner(ctx: Context, ch: Challenge) -> None:
     owner = await owner_of(order, node.department if node else None)
     if owner is None:
         return
-    await enqueue(f"lockout:{ctx.msg.session_key}:{ch.id}", "verification_locked", await staff_targets(owner),
+    await enqueue(f"lockout:{ctx.msg.session_key}:{ch.id}", "verification_locked", [await staff_recipient(owner)],
                   {"order_no": order.order_no, "channel": ctx.msg.channel, "chat": ctx.msg.chat_id,
                    "tries": MAX_TRIES, "minutes": int(LOCK_FOR.total_seconds() // 60)},
-                  order_no=order.order_no, locale=owner.locale)
+                  order_no=order.order_no)
 
 
 @router.command("start")

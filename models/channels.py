@@ -26,3 +26,18 @@ class Lease(Model):
 
     class Meta:
         table = "leases"
+
+
+class MessageConsent(Model):
+    """Sends a person allowed us on a channel: WeChat subscribe messages, one per consent given."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    address = fields.CharField(max_length=254)
+    template_id = fields.CharField(max_length=128)
+    remaining = fields.IntField(default=0)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "message_consents"
+        unique_together = (("channel", "address", "template_id"),)

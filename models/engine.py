@@ -9,7 +9,8 @@ roll back together. Hooks are registered explicitly by the application (``bot/ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +57,15 @@ class ProgressEngine:
     def add_hook(self, hook: ChangeHook) -> None:
         """Call ``hook`` inside the transaction of every change, after the change is written."""
         self._hooks.append(hook)
+
+    @contextmanager
+    def hooks_paused(self) -> Iterator[None]:
+        """Changes made inside write nothing else (importing history: the past notifies nobody)."""
+        saved, self._hooks = self._hooks, []
+        try:
+            yield
+        finally:
+            self._hooks = saved + self._hooks
 
     async def emit(self, changes: list[Change], conn: BaseDBAsyncClient) -> None:
         """Hand the changes of one transaction to every hook, inside that transaction."""

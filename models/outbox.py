@@ -6,10 +6,21 @@ from tortoise.models import Model
 
 
 class Outbox(Model):
-    """A message owed to one recipient, and what became of it (sent, retry at, failed why)."""
+    """A message owed to one recipient, and what became of it (sent, retry at, failed why).
+
+    ``recipient`` is a person (``customer:ID``, ``staff:ID``) or, for a chat that is no
+    person's own (a group that subscribed), the target itself (``telegram:-100…``). The
+    row is unique on (event, recipient), so a person hears of an event once whichever of
+    their channels carries it. ``channel``/``address`` are where it was meant to go first,
+    ``sent_via`` where it went (the dispatcher falls back to the person's other channels).
+    Status: pending, sending (claimed, with a lease), sent, failed (after the last retry,
+    or refused for good), undeliverable (no channel could reach the person).
+    """
 
     id = fields.BigIntField(primary_key=True)
     event_key = fields.CharField(max_length=200)
+    recipient = fields.CharField(max_length=280, default="")
+    audience = fields.CharField(max_length=16, default="staff")
     channel = fields.CharField(max_length=16)
     address = fields.CharField(max_length=254)
     kind = fields.CharField(max_length=32)
@@ -24,8 +35,10 @@ class Outbox(Model):
     last_error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    sent_via = fields.CharField(max_length=280, null=True)
+    digest_of = fields.BigIntField(null=True)  # sent inside the digest message of that row
 
     class Meta:
         table = "outbox"
-        unique_together = (("event_key", "channel", "address"),)
-        indexes = (("status", "next_attempt_at"),)
+        unique_together = (("event_key", "recipient"),)
+        indexes = (("status", "next_attempt_at"), ("recipient", "order_no", "status"))

@@ -1,40 +1,85 @@
 """Writing to the notification outbox: one row per (event, recipient), never twice.
 
 Callers write inside the transaction of the change that causes the notice, so the notice
-exists exactly when the change does. The dispatcher that sends the rows is a separate
-piece (it claims due rows, renders them per channel and locale, and records the outcome).
+exists exactly when the change does (the engine's hook in ``notifications.triggers``, the
+conversation's handlers through ``enqueue``). The dispatcher (``notifications.dispatcher``)
+sends the rows later.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.messages import Target
-from models.outbox import Outbox
-from models.people import Identity, StaffMember
+import orjson
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.people import StaffMember
 from models.schedule import utcnow
+from models.store import sql
+from notifications.people import STAFF, Recipient, people
+
+COLUMNS = ("event_key", "recipient", "audience", "channel", "address", "kind", "order_no", "payload", "locale",
+           "status", "attempts", "next_attempt_at", "created_at")
+CHUNK = 500  # rows per INSERT: well under SQLite's limit on parameters
 
 
-async def enqueue(event_key: str, kind: str, targets: Iterable[Target], payload: dict[str, Any], *,
-                  order_no: str | None = None, locale: str = "zh", due: datetime | None = None) -> int:
-    """Add a row per target (a target already holding this event is left alone); returns how many."""
-    unique = list(dict.fromkeys(targets))
+@dataclass(frozen=True)
+class Notice:
+    """A notice owed to one recipient, due at ``due`` (later than now for a digest or quiet hours)."""
+
+    event_key: str
+    kind: str
+    recipient: Recipient
+    payload: dict[str, Any]
+    order_no: str | None
+    due: datetime
+
+
+# Told after notices were written, so that the dispatcher looks at once instead of at its
+# next poll (it may look before the transaction commits; then it finds them a poll later).
+_listeners: list[Callable[[], None]] = []
+
+
+def on_written(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` whenever notices are written; returns a function that stops that."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+async def write(conn: BaseDBAsyncClient, notices: Iterable[Notice]) -> int:
+    """Insert the notices; one already there for the same (event, recipient) is left alone."""
+    unique = list({(n.event_key, n.recipient.key): n for n in notices}.values())
     if not unique:
         return 0
-    now = due or utcnow()
-    await Outbox.bulk_create(
-        [Outbox(event_key=event_key, channel=t.channel, address=t.address, kind=kind, order_no=order_no,
-                payload=payload, locale=locale, next_attempt_at=now) for t in unique],
-        ignore_conflicts=True,
-    )
+    now = utcnow()
+    row = f"({', '.join('?' * len(COLUMNS))})"
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start:start + CHUNK]
+        values: list[Any] = []
+        for n in chunk:
+            r = n.recipient
+            values += [n.event_key, r.key, r.audience, r.first.channel, r.first.address, n.kind, n.order_no,
+                       orjson.dumps(n.payload).decode(), r.locale, "pending", 0, n.due, now]
+        await conn.execute_query(sql(conn, (
+            f"INSERT INTO outbox ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+            "ON CONFLICT (event_key, recipient) DO NOTHING")), values)
+    for listener in list(_listeners):
+        listener()
     return len(unique)
 
 
-async def staff_targets(member: StaffMember) -> list[Target]:
-    """Where a staff member can be reached: each identity they have, e-mail last."""
-    idents = await Identity.filter(staff_id=member.id).order_by("id")
-    targets = [Target(i.channel, i.external_id) for i in idents if i.channel != "email"]
-    if member.email:
-        targets.append(Target("email", member.email))
-    return targets
+async def enqueue(event_key: str, kind: str, recipients: Iterable[Recipient | None], payload: dict[str, Any], *,
+                  order_no: str | None = None, due: datetime | None = None) -> int:
+    """``write`` for callers inside an ORM transaction (the conversation's handlers)."""
+    when = due or utcnow()
+    notices = [Notice(event_key, kind, r, payload, order_no, when) for r in recipients if r is not None]
+    return await write(connections.get("default"), notices)
+
+
+async def staff_recipient(member: StaffMember) -> Recipient | None:
+    """A staff member as a recipient (None when they have no channel and no e-mail)."""
+    found = await people(connections.get("default"), STAFF, [member.id])
+    return found[member.id].recipient() if member.id in found else None

@@ -112,7 +112,8 @@ def talk_to_the_demo(out: Lines, env: dict, tmp_path: Path) -> None:
 
     asked = orderbot("chat", "--as", command.group(2), stdin=command.group(1) + "\n")
     assert "验证码" in asked
-    code = re.search(r"^\s+(\d{6})$", orderbot("mailbox", "--last", "1"), re.M).group(1)
+    to = out.wait_for(r"orderbot mailbox --to (\S+) --last 1", 5).group(1)
+    code = re.search(r"^\s+(\d{6})$", orderbot("mailbox", "--to", to, "--last", "1"), re.M).group(1)
     shown = orderbot("chat", "--as", command.group(2), stdin=code + "\n")
     assert "进度" in shown and "验证成功" in shown
 

@@ -1,0 +1,233 @@
+"""The dispatcher: claims due outbox rows, sends them, records what happened.
+
+A row is claimed with a lease (``status = 'sending'``, ``lease_owner``, ``lease_until``)
+in one statement — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that any number of
+processes share the work; on SQLite the statement itself holds the write lock. A row
+whose claimer died is claimed again once its lease ends. A row is marked sent as soon as
+the platform took it, and a sent row is never claimed again.
+
+Sending a row: digest the person's other pending rows of the same order into it; hold
+it for the end of quiet hours (customers only); render it in the row's language; try the
+person's channels in order (``Person.targets``: last used → other bound → e-mail). A
+channel that cannot reach them now (``Delivery.unreachable``) or refuses for good passes
+to the next; a failure that may pass is retried with exponential backoff and jitter,
+after ``max_attempts`` the row is dead-lettered (``failed``). When no channel is left the
+row is ``undeliverable``. Both show in ``orderbot outbox list --failed``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from tortoise import connections
+
+from adapters.base import Adapter, Delivery
+from bot import leases
+from bot.config import Settings
+from bot.messages import Reply, Target
+from models.engine import ProgressEngine
+from models.store import sql
+from notifications.mail import MailNotices
+from notifications.people import CUSTOMER, Person, person_of
+from notifications.quiet import quiet_until, zone
+from notifications.render import Renderer
+from notifications.triggers import DIGESTED
+from notifications.wechat import WeChatRoute
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = ("((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?))")
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+class Dispatcher:
+    """Sends the outbox. ``run()`` until ``stop()``; ``run_once()`` for one pass (tests, the CLI)."""
+
+    def __init__(self, settings: Settings, engine: ProgressEngine, channels: Mapping[str, Adapter], *,
+                 owner: str = leases.OWNER, concurrency: int = 64, lease_seconds: float = 120,
+                 max_attempts: int = 8, first_retry_seconds: float = 10, poll_seconds: float = 1.0) -> None:
+        self.settings, self.engine = settings, engine
+        # E-mail notices go out paced per domain, whether or not the mailbox channel runs.
+        self.channels = {**channels, "email": MailNotices(settings.email)}
+        self.owner, self.concurrency, self.lease = owner, concurrency, timedelta(seconds=lease_seconds)
+        self.max_attempts, self.first_retry, self.poll = max_attempts, first_retry_seconds, poll_seconds
+        self.renderer = Renderer(engine)
+        self.wechat = WeChatRoute(settings.wechat, engine.clock)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: set[asyncio.Task] = set()
+
+    def nudge(self) -> None:
+        """Look now: notices were just written."""
+        self._wake.set()
+
+    @property
+    def clock(self):
+        return self.engine.clock
+
+    # ------------------------------------------------------------ the loop
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self.fill()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the dispatcher
+                log.exception("outbox: claiming failed; trying again shortly")
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+            if self._inflight and len(self._inflight) >= self.concurrency:
+                await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+
+    async def fill(self) -> int:
+        """Claim as many rows as there is room for and start sending them; how many were claimed."""
+        room = self.concurrency - len(self._inflight)
+        if room <= 0:
+            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        rows = await self.claim(room)
+        for row in rows:
+            task = asyncio.ensure_future(self.deliver(row))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(rows)
+
+    async def run_once(self) -> int:
+        """Claim what is due, send it, wait for the sends; how many rows were claimed."""
+        n = await self.fill()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+        return n
+
+    async def stop(self, timeout: float = 10) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+
+    # ------------------------------------------------------------ claiming and recording
+    async def claim(self, limit: int) -> list[dict[str, Any]]:
+        conn = connections.get("default")
+        now = self.clock()
+        lock = " FOR UPDATE SKIP LOCKED" if conn.capabilities.support_for_update else ""
+        rows = await conn.execute_query_dict(sql(conn, (
+            "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id IN ("
+            f"SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY next_attempt_at, id LIMIT ?{lock}) RETURNING *")),
+            [self.owner, now + self.lease, now, now, limit])
+        for r in rows:
+            r["payload"] = _json(r["payload"])
+        return sorted(rows, key=lambda r: r["id"])
+
+    async def _digest(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The person's other pending rows of this order, claimed with this one (one message)."""
+        if not (self.settings.notifications.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
+            return [row]
+        conn = connections.get("default")
+        now = self.clock()
+        kinds = sorted(DIGESTED)
+        rows = await conn.execute_query_dict(sql(conn, (
+            "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE recipient = ? "
+            f"AND order_no = ? AND status = 'pending' AND kind IN ({', '.join('?' * len(kinds))}) AND id <> ? "
+            "RETURNING *")), [self.owner, now + self.lease, row["recipient"], row["order_no"], *kinds, row["id"]])
+        for r in rows:
+            r["payload"] = _json(r["payload"])
+        return sorted([row, *rows], key=lambda r: r["id"])
+
+    async def _record(self, rows: list[dict[str, Any]], status: str, *, error: str | None = None,
+                      via: Target | None = None, retry_at: datetime | None = None, count: bool = False) -> None:
+        conn = connections.get("default")
+        ids = [r["id"] for r in rows]
+        now = self.clock()
+        lead = rows[0]["id"]
+        await conn.execute_query(sql(conn, (
+            "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), sent_via = COALESCE(?, sent_via), "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
+            "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
+            "digest_of = CASE WHEN id = ? THEN NULL ELSE ? END, lease_owner = NULL, lease_until = NULL "
+            f"WHERE id IN ({', '.join('?' * len(ids))}) AND lease_owner = ?")),
+            [status, error, str(via) if via else None, status, now, retry_at, 1 if count else 0, lead,
+             lead if len(rows) > 1 else None, *ids, self.owner])
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        base = min(3600.0, self.first_retry * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=max(retry_after or 0.0, base * random.uniform(0.5, 1.5)))
+
+    # ------------------------------------------------------------ one notice
+    async def deliver(self, row: dict[str, Any]) -> None:
+        try:
+            await self._deliver(row)
+        except Exception as e:  # noqa: BLE001 - recorded on the row and retried
+            log.exception("outbox: row %s failed", row["id"])
+            await self._retry([row], Delivery.failed(f"{type(e).__name__}: {e}", retryable=True))
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        rows = await self._digest(row)
+        person = await person_of(connections.get("default"), row["recipient"])
+        targets = person.targets() if person else [Target(row["channel"], row["address"])]
+        if row["audience"] == CUSTOMER and (until := self._quiet(person, targets)):
+            await self._record(rows, "pending", retry_at=until)
+            return
+        if len(rows) > 1:
+            reply = self.renderer.digest([(r["kind"], r["payload"]) for r in rows], row["order_no"], row["locale"],
+                                         row["audience"])
+        else:
+            reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], row["audience"])
+        reasons = []
+        for target in targets:
+            delivery = await self._send(target, reply, row, person)
+            if delivery.ok:
+                await self._record(rows, "sent", via=target)
+                return
+            reasons.append(f"{target.channel}: {delivery.reason}")
+            if delivery.retryable and not delivery.unreachable:
+                await self._retry(rows, delivery, "; ".join(reasons))
+                return
+        await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
+        log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
+
+    async def _retry(self, rows: list[dict[str, Any]], delivery: Delivery, reason: str | None = None) -> None:
+        attempts = rows[0]["attempts"] + 1
+        if attempts >= self.max_attempts:
+            await self._record(rows, "failed", error=reason or delivery.reason, count=True)
+            log.warning("outbox: row %s failed for good after %d attempts: %s", rows[0]["id"], attempts,
+                        reason or delivery.reason)
+            return
+        retry_at = self.clock() + self._backoff(attempts, delivery.retry_after)
+        await self._record(rows, "pending", error=reason or delivery.reason, retry_at=retry_at, count=True)
+
+    def _quiet(self, person: Person | None, targets: list[Target]) -> datetime | None:
+        spec = self.settings.notifications.quiet_hours
+        if not spec:
+            return None
+        seat = person.seat(targets[0]) if person is not None and targets else None
+        tz_name = seat.timezone if seat else None
+        return quiet_until(self.clock(), spec, zone(tz_name, self.engine.tz))
+
+    @staticmethod
+    async def _last_inbound(target: Target) -> datetime | None:
+        conn = connections.get("default")
+        rows = await conn.execute_query_dict(sql(conn, "SELECT last_inbound_at FROM identities WHERE channel = ? "
+                                                       "AND external_id = ?"), [target.channel, target.address])
+        value = rows[0]["last_inbound_at"] if rows else None
+        return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
+
+    async def _send(self, target: Target, reply: Reply, row: dict[str, Any], person: Person | None) -> Delivery:
+        adapter = self.channels.get(target.channel)
+        if adapter is None:
+            return Delivery.failed(f"the {target.channel} channel is not running", retryable=False, unreachable=True)
+        if target.channel == "wechat":
+            seat = person.seat(target) if person else None
+            last = seat.last_inbound_at if seat else await self._last_inbound(target)
+            return await self.wechat.send(adapter, target, reply, row["kind"], row["payload"], last)
+        return await adapter.send(target, reply)

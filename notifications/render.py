@@ -1,0 +1,105 @@
+"""Outbox rows as messages, in the recipient's language.
+
+Rows hold facts (order number, node key, times), not sentences: the text is made when
+the row is sent, so a notice reads in the words of the workflows file and the catalog of
+that moment. Several rows of one order for one person become one digest message.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from bot.cards import day, when
+from bot.messages import Button, Reply
+from bot.texts import t
+from models.engine import ProgressEngine
+
+
+class Renderer:
+    """Turns an outbox row's kind and payload into a Reply."""
+
+    def __init__(self, engine: ProgressEngine) -> None:
+        self.engine = engine
+        self._kinds: dict[str, Callable[[dict[str, Any], str, str], list[str]]] = {
+            "node_entered": self._node, "eta_changed": self._eta_changed, "late": self._late,
+            "overdue": self._overdue, "exception_opened": self._exception, "exception_resolved": self._exception,
+            "escalated": self._escalated, "customer_request": self._request,
+            "verification_locked": self._locked,
+        }
+
+    def reply(self, kind: str, payload: dict[str, Any], locale: str, audience: str = "customer") -> Reply:
+        lines = self._kinds[kind](payload, locale, audience)
+        buttons: tuple[Button, ...] = ()
+        if kind in ("exception_opened", "escalated") and payload.get("order_no"):
+            buttons = (Button(t("notice.ack", locale), f"/ack {payload['order_no']}"),)
+        return Reply("\n".join(line for line in lines if line), buttons=buttons)
+
+    def digest(self, rows: Sequence[tuple[str, dict[str, Any]]], order_no: str, locale: str,
+               audience: str) -> Reply:
+        """Several notices on one order as one message (the last word on each kind wins)."""
+        if len(rows) == 1:
+            kind, payload = rows[0]
+            return self.reply(kind, payload, locale, audience)
+        body = [self.reply(kind, payload, locale, audience) for kind, payload in rows]
+        text = "\n\n".join([t("notice.digest", locale, order_no=order_no, n=len(rows))] + [r.text for r in body])
+        buttons = tuple(dict.fromkeys(b for r in body for b in r.buttons))
+        return Reply(text, buttons=buttons)
+
+    # ------------------------------------------------------------ pieces
+    def _node_name(self, payload: dict[str, Any], locale: str, key: str | None = None) -> str:
+        wf = self.engine.workflows.get(payload.get("workflow", ""))
+        key = key or payload.get("node", "")
+        return wf.node(key).name(locale) if wf and wf.has(key) else key
+
+    def _time(self, value: str | None, locale: str) -> str:
+        return when(datetime.fromisoformat(value), locale, self.engine.tz) if value else "—"
+
+    def _note(self, payload: dict[str, Any], locale: str) -> str:
+        return t("notice.note", locale, note=payload["note"]) if payload.get("note") else ""
+
+    def _node(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        key = "notice.node" if audience == "customer" else "notice.node.staff"
+        lines = [t(key, locale, order_no=p["order_no"], node=self._node_name(p, locale))]
+        if p.get("tracking_no"):
+            lines.append(t("notice.shipment", locale, carrier=p.get("carrier") or "", tracking_no=p["tracking_no"]))
+        if p.get("eta"):
+            lines.append(t("notice.eta", locale, eta=self._time(p["eta"], locale)))
+        return lines
+
+    def _eta_changed(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.eta_changed", locale, order_no=p["order_no"], previous=self._time(p.get("previous"), locale),
+                  eta=self._time(p.get("eta"), locale))]
+
+    def _late(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        key = "notice.late" if audience == "customer" else "notice.late.staff"
+        promised = day(date.fromisoformat(p["promised_date"]), locale)
+        lines = [t(key, locale, order_no=p["order_no"], promised=promised, node=self._node_name(p, locale))]
+        if p.get("eta"):
+            lines.append(t("notice.eta", locale, eta=self._time(p["eta"], locale)))
+        return lines
+
+    def _overdue(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.overdue", locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                  hours=p["hours"], limit=p["limit"])]
+
+    def _kind_name(self, p: dict[str, Any], locale: str) -> str:
+        zh, en = self.engine.workflows.exception_kinds.get(p["kind"], (p["kind"], p["kind"]))
+        return zh if locale.startswith("zh") else en
+
+    def _exception(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        key = "notice.exception_opened" if p.get("resolved") is None else "notice.exception_resolved"
+        return [t(key, locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                  kind=self._kind_name(p, locale)), self._note(p, locale)]
+
+    def _escalated(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.escalated", locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                  kind=self._kind_name(p, locale), minutes=p["minutes"]), self._note(p, locale)]
+
+    def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],
+                  kind=t(f"request.kind.{p['kind']}", locale), text=p.get("text", ""))]
+
+    def _locked(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.verification_locked", locale, channel=p["channel"], order_no=p["order_no"],
+                  tries=p["tries"], minutes=p["minutes"])]
