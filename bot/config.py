@@ -7,6 +7,7 @@ to the file's own folder, so a service can be started from anywhere.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -163,13 +164,19 @@ class WebSettings(_Section):
     ``allowed_origins``: the sites (``https://www.example.com``, scheme and host, no path) that
     may embed the chat page and talk to its API and WebSocket besides the chat's own origin;
     empty means the chat's own origin only, ``["*"]`` any site.
+
+    ``trusted_proxies``: the reverse proxies (IP addresses or networks, ``10.0.0.0/8``) in front
+    of the service; a request whose peer is one of them is counted, for the per-address rate
+    limit, as coming from the address in ``X-Forwarded-For`` (``adapters.web.proxies``). Empty:
+    the header is never read.
     """
 
     enabled: bool = True
     # NoDecode: ORDERBOT_WEB__ALLOWED_ORIGINS may be "https://a.example,https://b.example" as well as JSON
     allowed_origins: Annotated[list[str], NoDecode] = []
+    trusted_proxies: Annotated[list[str], NoDecode] = []
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _listed(cls, v: Any) -> Any:
         if isinstance(v, str):
@@ -185,6 +192,18 @@ class WebSettings(_Section):
             if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
                 raise ValueError(f'{origin!r} is not an origin (write "https://www.example.com", or "*")')
             out.append(origin)
+        return out
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        out = []
+        for entry in v:
+            try:
+                out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f'{entry!r} is not an IP address or network (write "10.0.0.1" or '
+                                 '"10.0.0.0/8")') from None
         return out
 
 

@@ -22,6 +22,7 @@ from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.web.cookies import Visitor, set_visitor_cookie, visitor_of
 from adapters.web.origins import best_language, language_of, origin_allowed
 from adapters.web.page import Page
+from adapters.web.proxies import TrustedProxies
 from adapters.web.routes import chat_routes
 from adapters.web.wire import ChatMessageIn, dumps, parse_message, replies_out, reply_out
 from bot.api.errors import ApiError
@@ -148,7 +149,8 @@ class WebChat:
             raise ApiError(503, "chat_unavailable", "the chat is not connected to the bot")
         lang = (msg.lang or "").lower()[:2]
         language = lang if lang in ("zh", "en") else best_language(request.headers.get("Accept-Language"))
-        inbound = self.parse(WebInput(visitor, msg.text, msg.id, request.remote, language))
+        source = TrustedProxies(self.settings.web.trusted_proxies).of(request)  # for the per-address limit
+        inbound = self.parse(WebInput(visitor, msg.text, msg.id, source, language))
         return await self._on_message(inbound) if inbound else []
 
     # ------------------------------------------------------------ WebSocket
