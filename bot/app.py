@@ -119,6 +119,7 @@ async def serve(
     *,
     prepare: Callable[[ProgressEngine], Awaitable[None]] | None = None,
     on_ready: Callable[[str], None] | None = None,
+    companion: Callable[[ProgressEngine], Awaitable[None]] | None = None,
 ) -> None:
     """Open the database, check the schema, serve HTTP until SIGINT or SIGTERM.
 
@@ -138,6 +139,7 @@ async def serve(
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()  # starts the channels
         await notices.start()
+        beside: asyncio.Task | None = None
         try:
             site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_address=True)
             await site.start()
@@ -147,9 +149,13 @@ async def serve(
             log.info("orderbot serving on %s", url)
             if on_ready is not None:
                 on_ready(url)
+            beside = asyncio.create_task(companion(engine)) if companion is not None else None
             await _until_stopped()
         finally:
             log.info("orderbot stopping")
+            if beside is not None:
+                beside.cancel()
+                await asyncio.gather(beside, return_exceptions=True)
             await notices.stop()
             await runner.cleanup()
             await background.drain()

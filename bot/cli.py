@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot import cli_admin, cli_chat
+from bot import cli_admin, cli_chat, cli_outbox
 from bot.cli_support import CONFIG_EXIT, fail, settings_from
 from bot.config import DEFAULT_FILE, ENV_PREFIX
 from bot.db import SchemaOutdated, apply_migrations, database
@@ -193,6 +193,7 @@ def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
 
 cli_admin.register(cli)
 cli_chat.register(cli)
+cli_outbox.register(cli)
 
 
 def main() -> None:

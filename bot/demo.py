@@ -23,6 +23,7 @@ from pathlib import Path
 from bot.app import serve
 from bot.cli_support import CONFIG_EXIT, DEMO_CONFIG, fail
 from bot.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from bot.demo_motion import keep_moving
 from bot.demo_seed import seed_orders, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
@@ -52,7 +53,7 @@ def run_demo(host: str, port: int, n_orders: int, db_path: Path | None) -> None:
     try:
         settings = demo_settings(folder, info, host, port)
         asyncio.run(serve(settings, prepare=partial(prepare, n_orders=n_orders, info=info),
-                          on_ready=partial(print_instructions, info)))
+                          on_ready=partial(print_instructions, info), companion=keep_moving))
     except ConfigError as e:  # only --host or --port can be wrong here
         fail(str(e), CONFIG_EXIT)
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -85,7 +86,9 @@ def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Setting
     url = f"sqlite://{info.db_file}?synchronous={'NORMAL' if info.kept else 'OFF'}"
     text = (f"# written by `orderbot demo`; removed when it stops\n[database]\nurl = {json.dumps(url)}\n"
             f"[server]\nhost = {json.dumps(host)}\nport = {port}\n"
-            f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n")
+            f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n"
+            # Notices at once, day and night: a newcomer should see them arrive.
+            "[notifications]\nquiet_hours = \"\"\ndigest_seconds = 5\nscan_interval_seconds = 15\n")
     config = folder / "demo.toml"
     config.write_text(text, encoding="utf-8")
     with _without_orderbot_env():

@@ -27,7 +27,14 @@ from notifications.people import STAFF, Recipient, people
 from notifications.triggers import Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"
-BATCH = 500  # orders per transaction
+BATCH = 500  # orders per INSERT batch
+
+
+async def _write(notices: list[Notice]) -> int:
+    """Write in a transaction of its own that starts by writing (reads before it would make
+    SQLite refuse the write when another process wrote in between)."""
+    async with in_transaction() as conn:
+        return await write(conn, notices)
 
 
 class Scanner:
@@ -61,18 +68,18 @@ class Scanner:
         late = await Order.filter(self.engine.late_query()).order_by("id")
         keyed = await self._untold({f"late:{o.order_no}:{o.promised_date}": o for o in late})
         items = list(keyed.items())
+        conn = connections.get("default")
         for start in range(0, len(items), BATCH):
-            async with in_transaction() as conn:
-                chunk = items[start:start + BATCH]
-                states = [OrderState.of(o) for _, o in chunk]
-                audiences = await Audiences.load(conn, states, exceptions=True)
-                notices = []
-                for (key, order), state in zip(chunk, states):
-                    payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
-                               "promised_date": order.promised_date.isoformat(), "eta": iso(self.engine.eta(order))}
-                    told = audiences.customer_side(state) + await self._staff(conn, state, audiences)
-                    notices += self.triggers.notices(key, "late", told, payload, order.order_no)
-                written += await write(conn, notices)
+            chunk = items[start:start + BATCH]
+            states = [OrderState.of(o) for _, o in chunk]
+            audiences = await Audiences.load(conn, states, exceptions=True)
+            notices = []
+            for (key, order), state in zip(chunk, states):
+                payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
+                           "promised_date": order.promised_date.isoformat(), "eta": iso(self.engine.eta(order))}
+                told = audiences.customer_side(state) + await self._staff(conn, state, audiences)
+                notices += self.triggers.notices(key, "late", told, payload, order.order_no)
+            written += await _write(notices)
         return written
 
     async def overdue(self) -> int:
@@ -88,20 +95,20 @@ class Scanner:
                                     for o in orders})
         written = 0
         items = list(keyed.items())
+        conn = connections.get("default")
         for start in range(0, len(items), BATCH):
-            async with in_transaction() as conn:
-                chunk = items[start:start + BATCH]
-                states = [OrderState.of(o) for _, o in chunk]
-                audiences = await Audiences.load(conn, states, exceptions=True)
-                notices = []
-                for (key, order), state in zip(chunk, states):
-                    sla = self.engine.workflow_of(order).node(order.current_node).sla_hours
-                    hours = int((now - order.node_entered_at).total_seconds() // 3600)
-                    payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
-                               "hours": hours, "limit": round(sla, 1)}
-                    told = await self._staff(conn, state, audiences)
-                    notices += self.triggers.notices(key, "overdue", told, payload, order.order_no)
-                written += await write(conn, notices)
+            chunk = items[start:start + BATCH]
+            states = [OrderState.of(o) for _, o in chunk]
+            audiences = await Audiences.load(conn, states, exceptions=True)
+            notices = []
+            for (key, order), state in zip(chunk, states):
+                sla = self.engine.workflow_of(order).node(order.current_node).sla_hours
+                hours = int((now - order.node_entered_at).total_seconds() // 3600)
+                payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
+                           "hours": hours, "limit": round(sla, 1)}
+                told = await self._staff(conn, state, audiences)
+                notices += self.triggers.notices(key, "overdue", told, payload, order.order_no)
+            written += await _write(notices)
         return written
 
     async def _staff(self, conn: BaseDBAsyncClient, order: OrderState, audiences: Audiences) -> list[Recipient]:
@@ -125,27 +132,27 @@ class Scanner:
                                 (Q(escalation_level=1) & Q(escalated_at__lt=now - window)))).order_by("id")
         written = 0
         for exc in due:
-            written += await self._escalate_one(exc.id, now)
+            written += await self._escalate_one(exc, now)
         return written
 
-    async def _escalate_one(self, exc_id: int, now: datetime) -> int:
+    async def _escalate_one(self, exc: OrderException, now: datetime) -> int:
+        order = await Order.get(id=exc.order_id)
+        wf = self.engine.workflow_of(order)
+        department = wf.node(exc.node).department if wf.has(exc.node) else None
+        level, members = exc.escalation_level + 1, []
+        if level == 1 and department:
+            members = await StaffMember.filter(role=Role.MANAGER, department=department, active=True)
+        if not members:
+            level = 2
+            members = await StaffMember.filter(role=Role.ADMIN, active=True)
         async with in_transaction() as conn:
-            exc = await OrderException.filter(id=exc_id).select_for_update().first()
-            if exc is None or exc.status != "open" or exc.escalation_level >= 2:
+            # Written first (SQLite then holds the write lock), and only if nobody has since
+            # acknowledged or escalated it.
+            if not await OrderException.filter(id=exc.id, status="open", escalation_level=exc.escalation_level) \
+                    .update(escalation_level=level, escalated_at=now):
                 return 0
-            order = await Order.get(id=exc.order_id)
-            wf = self.engine.workflow_of(order)
-            department = wf.node(exc.node).department if wf.has(exc.node) else None
-            level, members = exc.escalation_level + 1, []
-            if level == 1 and department:
-                members = await StaffMember.filter(role=Role.MANAGER, department=department, active=True)
-            if not members:
-                level = 2
-                members = await StaffMember.filter(role=Role.ADMIN, active=True)
             found = await people(conn, STAFF, [m.id for m in members])
             told = [r for p in found.values() if (r := p.recipient())]
-            exc.escalation_level, exc.escalated_at = level, now
-            await exc.save(update_fields=["escalation_level", "escalated_at"])
             minutes = int((now - exc.opened_at).total_seconds() // 60)
             payload = {"order_no": order.order_no, "workflow": order.workflow, "node": exc.node, "kind": exc.kind,
                        "note": exc.note, "exception_id": exc.id, "level": level, "minutes": minutes}

@@ -1,0 +1,90 @@
+"""`orderbot outbox list [--failed]` and `orderbot outbox replay ID... | --failed`.
+
+Staff see what the bot owes and what it could not deliver (with the reason), and send
+it again once the cause is fixed. A row that was sent is never sent again: replay
+refuses it by name.
+"""
+from __future__ import annotations
+
+import click
+from tortoise.transactions import in_transaction
+
+from bot.cli_support import fail, run_with_db, settings_from, table, when
+from models.outbox import Outbox
+from models.schedule import utcnow
+
+STUCK = ("failed", "undeliverable")
+STATUSES = ("pending", "sending", "sent", *STUCK)
+
+
+@click.group()
+def outbox() -> None:
+    """The notifications the bot owes, has sent, or could not deliver."""
+
+
+@outbox.command("list")
+@click.option("--failed", is_flag=True, help="Only what failed for good or could not be delivered.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only rows with this status.")
+@click.option("--order", "order_no", metavar="ORDER", help="Only notices about this order.")
+@click.option("--last", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.pass_context
+def list_rows(ctx: click.Context, failed: bool, status: str | None, order_no: str | None, last: int) -> None:
+    """The newest notices, with whom they are for, where they went and why they failed."""
+    settings = settings_from(ctx)
+
+    async def read() -> list[Outbox]:
+        qs = Outbox.all()
+        if failed:
+            qs = qs.filter(status__in=STUCK)
+        if status:
+            qs = qs.filter(status=status)
+        if order_no:
+            qs = qs.filter(order_no=order_no.strip().upper())
+        return list(reversed(await qs.order_by("-id").limit(last)))
+
+    rows = run_with_db(settings, read)
+    if not rows:
+        click.echo("no notices" + (" that failed" if failed else ""))
+        return
+    click.echo(table(
+        ["id", "created", "kind", "order", "recipient", "status", "tries", "next try / sent", "via", "reason"],
+        [[r.id, when(r.created_at, settings), r.kind, r.order_no or "", r.recipient, _status(r), r.attempts,
+          when(r.sent_at if r.status == "sent" else r.next_attempt_at, settings), r.sent_via or "",
+          (r.last_error or "")[:80]] for r in rows]))
+
+
+def _status(row: Outbox) -> str:
+    return f"in digest #{row.digest_of}" if row.status == "sent" and row.digest_of else row.status
+
+
+@outbox.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", is_flag=True, help="Every row that failed or was undeliverable.")
+@click.pass_context
+def replay(ctx: click.Context, ids: tuple[int, ...], failed: bool) -> None:
+    """Send failed or undeliverable notices again (by ID, or all with --failed)."""
+    if bool(ids) == failed:
+        raise click.UsageError("give notice IDs, or --failed (one of the two)")
+    settings = settings_from(ctx)
+
+    async def again() -> tuple[int, list[str]]:
+        async with in_transaction():
+            qs = Outbox.filter(status__in=STUCK) if failed else Outbox.filter(id__in=ids)
+            rows = await qs.select_for_update()
+            problems = [f"no notice {i}" for i in sorted(set(ids) - {r.id for r in rows})]
+            problems += [f"notice {r.id} is {r.status}; only failed or undeliverable notices are sent again"
+                         for r in rows if r.status not in STUCK]
+            if problems:
+                return 0, problems
+            n = await Outbox.filter(id__in=[r.id for r in rows]).update(
+                status="pending", attempts=0, next_attempt_at=utcnow(), lease_owner=None, lease_until=None)
+            return n, []
+
+    n, problems = run_with_db(settings, again)
+    if problems:
+        fail("; ".join(problems))
+    click.echo(f"{n} notice(s) will be sent again by the running service")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(outbox)
