@@ -18,11 +18,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import F
+
 from adapters.base import Delivery
 from bot.config import WeChatSettings
 from bot.messages import Reply, Target
-from tortoise.expressions import F
-
 from models.channels import MessageConsent
 
 # A little inside WeChat's 48 hours: our record of the last message may lag by a minute.

@@ -13,17 +13,21 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 from wechatpy.replies import create_reply
 
 from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.wechat.client import WeChatApi
 from adapters.wechat.envelope import Envelope, Refused, valid_aes_key
-from adapters.wechat.events import Malformed, kind, read, understand
+from adapters.wechat.events import CHANNEL, Malformed, consents, kind, read, understand
 from adapters.wechat.text import MAX_CHARS, SORRY, pieces, xml_safe
 from bot.api.errors import error_response
 from bot.api.routes import Query, Route
 from bot.config import Settings
 from bot.messages import InboundMessage, Reply, Target
+from models.conversation import InboundDedupe
+from notifications.wechat import give_consent
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +140,8 @@ class WeChatChannel:
             # The reason stays in the log: a caller without the token learns nothing from the answer.
             return error_response(status, "forbidden" if status == 403 else "bad_request",
                                   "refused" if status == 403 else "not a WeChat push")
+        if accepted := consents(push):
+            await self._record_consents(push, accepted)
         if meaning is None:
             return web.Response(text=SUCCESS)
         if isinstance(meaning, str):
@@ -204,6 +210,20 @@ class WeChatChannel:
     def _track(self, task: asyncio.Future) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _record_consents(push: Any, template_ids: list[str]) -> None:
+        """One more subscribe message allowed per accepted template; WeChat's retries count once."""
+        openid = push.source
+        key = f"{openid}:{push._data.get('CreateTime')}:consent"
+        try:
+            async with in_transaction():
+                await InboundDedupe.create(channel=CHANNEL, message_key=key)
+                for template_id in template_ids:
+                    await give_consent(Target(CHANNEL, openid), template_id)
+        except IntegrityError:
+            return  # a retry of a prompt answer already counted
+        log.info("wechat: %s accepted subscribe messages %s", openid, ", ".join(template_ids))
 
     # Template and subscribe messages, for the notifications to choose (see WeChatApi).
     async def send_template(self, target: Target, template_id: str, data: dict[str, Any], *,

@@ -9,6 +9,8 @@
   (``links.wechat_scene``), which the verification handler reads;
 - menu ``CLICK`` events → the words the menu key stands for (``MENU_KEYS``);
 - pictures, voice, video, places, links, unknown types → ``TEXT_ONLY``, without the router;
+- ``subscribe_msg_popup_event`` (the person answered a subscribe-message prompt) → nothing
+  to say, but ``consents`` lists the template ids they accepted (one send each);
 - other events (unsubscribe, menu links, reported location, template receipts) → nothing.
 """
 from __future__ import annotations
@@ -128,3 +130,17 @@ _EVENTS: dict[str, Callable[[BaseMessage, str, str], Meaning]] = {
     "scan": _scanned,
     "click": _clicked,
 }
+
+
+def consents(push: BaseMessage) -> list[str]:
+    """The subscribe-message template ids accepted in a ``subscribe_msg_popup_event``."""
+    if kind(push) != "event" or _event(push) != "subscribe_msg_popup_event":
+        return []
+    block = push._data.get("SubscribeMsgPopupEvent")
+    items = block.get("List") if isinstance(block, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return []
+    return [str(i.get("TemplateId")).strip() for i in items
+            if isinstance(i, dict) and i.get("TemplateId") and str(i.get("SubscribeStatusString")).lower() == "accept"]
