@@ -28,8 +28,10 @@ import orjson
 from tortoise import connections
 
 from adapters.base import Adapter, Delivery
+from adapters.email.outgoing import ANSWER
 from bot import leases
 from bot.config import Settings
+from bot.mailer import Mail
 from bot.messages import Reply, Target
 from models.engine import ProgressEngine
 from models.store import sql
@@ -172,6 +174,9 @@ class Dispatcher:
             await self._retry([row], Delivery.failed(f"{type(e).__name__}: {e}", retryable=True))
 
     async def _deliver(self, row: dict[str, Any]) -> None:
+        if row["kind"] == ANSWER:
+            await self._answer(row)
+            return
         rows = await self._digest(row)
         person = await person_of(connections.get("default"), row["recipient"])
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
@@ -195,6 +200,17 @@ class Dispatcher:
                 return
         await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
         log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
+
+    async def _answer(self, row: dict[str, Any]) -> None:
+        """An e-mail answer SMTP could not take at first: prepared already, to its one address."""
+        mail = Mail(**row["payload"])
+        delivery = await self.channels["email"].deliver(mail)
+        if delivery.ok:
+            await self._record([row], "sent", via=Target("email", mail.to))
+        elif delivery.retryable:
+            await self._retry([row], delivery)
+        else:
+            await self._record([row], "failed", error=delivery.reason, count=True)
 
     async def _retry(self, rows: list[dict[str, Any]], delivery: Delivery, reason: str | None = None) -> None:
         attempts = rows[0]["attempts"] + 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from adapters.base import Delivery
 from adapters.email.outgoing import Outgoing, notice_mail
 from bot.config import EmailSettings
+from bot.mailer import Mail
 from bot.messages import Reply, Target
 
 
@@ -47,6 +48,10 @@ class MailNotices:
     async def send(self, target: Target, reply: Reply) -> Delivery:
         if "@" not in target.address:
             return Delivery.failed(f"not an e-mail address: {target.address!r}", retryable=False, unreachable=True)
+        return await self.deliver(notice_mail(target.address, reply))
+
+    async def deliver(self, mail: Mail) -> Delivery:
+        """Any mail, prepared (a notice, or an answer kept in the outbox), in its domain's turn."""
         if self.outgoing.mailer.uses_smtp:  # the dev mailbox is nobody's provider
-            await self.pacer.wait(target.address.rpartition("@")[2].lower())
-        return await self.outgoing.deliver(notice_mail(target.address, reply))
+            await self.pacer.wait(mail.to.rpartition("@")[2].lower())
+        return await self.outgoing.deliver(mail)

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from adapters.base import Delivery
 from adapters.email import EmailChannel, refusal, should_answer
 from adapters.email.mailbox import MailboxWatcher
-from adapters.email.outgoing import outcome
+from adapters.email.outgoing import ANSWER, outcome
 from adapters.email.parsing import reply_subject
 from bot.app import build_dispatcher
 from bot.background import Background
@@ -31,6 +31,9 @@ from bot.inbound import Inbound
 from bot.messages import Button, Reply, Target
 from bot.nlu import Parser
 from models.inputs import CustomerIn, EventIn, OrderIn
+from models.outbox import Outbox
+from models.schedule import utcnow
+from notifications.dispatcher import Dispatcher
 from tests.conftest import free_port
 from tests.dovecot import Dovecot, dovecot_binary
 from tests.fakes import MailSink
@@ -255,20 +258,27 @@ async def test_the_channel_reconnects_after_the_server_restarts(mailbot: MailBot
         "watching INBOX" in r.message for r in caplog.records[caplog.records.index(down[-1]):])
 
 
-async def test_an_answer_smtp_could_not_take_is_sent_when_it_can(mailbot: MailBot, engine):
+async def test_an_answer_smtp_could_not_take_waits_in_the_outbox_and_survives_a_restart(mailbot: MailBot, engine,
+                                                                                          email_settings):
     await order_at(engine)
     smtp_port = mailbot.channel.outgoing.settings.smtp_port
     mailbot.channel.outgoing.settings.smtp_port = free_port()  # nothing listens there
     raw = mail()
     mailbot.server.deliver(raw)
-    await until(lambda: mailbot.handled)
-    await asyncio.sleep(1.5)  # some retries fail meanwhile
-    assert mailbot.server.seen(message_id(raw)) == [False], "left unseen while the answer is not out"
+    await until(lambda: mailbot.server.seen(message_id(raw)) == [True])  # done with: the answer is kept
+    [kept] = await Outbox.filter(kind=ANSWER)
+    assert (kept.status, kept.recipient) == ("pending", f"email:{STRANGER}") and not mailbot.answers_to(STRANGER)
+    await mailbot.channel.shutdown()  # the process stops; what it kept is in the database
+
     mailbot.channel.outgoing.settings.smtp_port = smtp_port
+    later = Dispatcher(email_settings, engine, {})  # another process, SMTP back
+    await Outbox.filter(id=kept.id).update(next_attempt_at=utcnow())
+    assert await later.run_once() == 1
     answer = await mailbot.answer_to(raw)
     assert ASKS_CODE.search(answer.get_body(("plain",)).get_content()), "the answer the router gave, not a blank"
-    await until(lambda: mailbot.server.seen(message_id(raw)) == [True])
+    assert answer["Auto-Submitted"] == "auto-replied" and answer["Subject"].startswith("Re:")
     assert len(mailbot.answers_to(STRANGER)) == 1
+    assert (await Outbox.get(id=kept.id)).status == "sent" and await later.run_once() == 0
 
 
 async def test_a_failing_handler_is_retried_and_a_mail_that_always_fails_is_given_up(email_settings, dovecot, caplog,

@@ -4,25 +4,34 @@ Inbound mail is read over IMAP (``mailbox.MailboxWatcher``), parsed (``parsing``
 through the RFC 3834 loop guard (``guard``) and handed to the router; each reply goes
 back over SMTP to the sender's From address, never to a Reply-To: the answer must reach
 the mailbox the question claims to come from (a mail from an order's contact address is
-answered with the progress directly, which is only safe if the answer goes there).
+answered with the progress directly, which is only safe if the answer goes there). An
+answer SMTP cannot take now is put into the notification outbox as a prepared mail
+(threading headers and all) and the mail marked seen: the dispatcher retries it, and it
+survives a restart.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from aiohttp import web
+from tortoise.transactions import in_transaction
 
 from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.email.mailbox import MailboxWatcher
-from adapters.email.outgoing import Outgoing, answer_mail, notice_mail
+from adapters.email.outgoing import ANSWER, Outgoing, answer_mail, notice_mail, prepared
 from adapters.email.parsing import parse_mail
 from bot.config import Settings
 from bot.messages import InboundMessage, Reply, Target
+from models.schedule import utcnow
+from notifications.outbox import enqueue
+from notifications.people import Recipient
 
 log = logging.getLogger("adapters.email")
 STOP_TIMEOUT = 30.0  # a mail being answered at shutdown is given this long to finish
 MAX_UNSENT = 1000
+KEEP_RETRY = timedelta(seconds=10)  # an answer put in the outbox is first tried again after this
 MAX_TRIES = 5  # a mail whose handling fails this often is given up (marked seen), not retried for ever
 
 
@@ -118,6 +127,8 @@ class EmailChannel:
             delivery = await self.outgoing.deliver(answer_mail(msg.sender_id, msg.raw, reply))
             if delivery.ok:
                 continue
+            if delivery.retryable and not retrying and await self._keep(key, msg, replies[i:], delivery):
+                return True  # in the outbox now: it survives a restart, and the mail is done with
             if delivery.retryable:
                 if len(self._unsent) >= MAX_UNSENT:
                     self._unsent.pop(next(iter(self._unsent)))
@@ -126,6 +137,22 @@ class EmailChannel:
                     "email %s: answer to %s not sent (%s); trying again later", key, msg.sender_id, delivery.reason)
                 return False
             log.warning("email %s: answer to %s refused (%s); not sent", key, msg.sender_id, delivery.reason)
+        return True
+
+    async def _keep(self, key: str, msg: InboundMessage, replies: list[Reply], delivery: Delivery) -> bool:
+        """Put answers SMTP could not take into the outbox, for the dispatcher to retry; False if that failed."""
+        mails = [answer_mail(msg.sender_id, msg.raw, r) for r in replies]
+        first = Target("email", msg.sender_id)
+        try:
+            async with in_transaction():
+                for n, mail in enumerate(mails):
+                    await enqueue(f"answer:{key}:{n}", ANSWER, [Recipient(str(first), "reply", first, "zh")],
+                                  prepared(mail), due=utcnow() + KEEP_RETRY)
+        except Exception:  # noqa: BLE001 - then the mail stays unseen and is tried again from memory
+            log.exception("email %s: could not keep the answer in the outbox", key)
+            return False
+        log.warning("email %s: answer to %s not sent (%s); the outbox sends it when SMTP takes it", key,
+                    msg.sender_id, delivery.reason)
         return True
 
     def _failed(self, key: str, sender: str, error: Exception) -> bool:

@@ -6,6 +6,7 @@ can help: 4xx answers, timeouts and refused connections can; a 5xx refusal canno
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from email.message import EmailMessage
@@ -58,6 +59,14 @@ def answer_mail(to: str, original: EmailMessage, reply: Reply) -> Mail:
     headers = {**threading_headers(original), "Auto-Submitted": "auto-replied"}
     return Mail(to=to, subject=reply_subject(original.get("Subject")), text=plain(reply), html=as_html(reply),
                 headers=headers)
+
+
+ANSWER = "email_answer"  # an outbox row holding a prepared answer (``prepared``) rather than facts
+
+
+def prepared(mail: Mail) -> dict:
+    """``mail`` as an outbox payload (``Mail(**payload)`` gives it back)."""
+    return dataclasses.asdict(mail)
 
 
 def notice_mail(to: str, reply: Reply) -> Mail:
