@@ -20,11 +20,18 @@ router = Router("staff")
 MAX_LATE = 20
 
 
-async def _order_for(ctx: Context, ref: str, node: Node | None = None) -> Order | Reply:
-    """The order a command names, if this staff member may act on it; else the reply saying no."""
+async def _order_for(ctx: Context, ref: str, node: Node | None = None, *, moving: bool = True) -> Order | Reply:
+    """The order a command names, if this staff member may act on it; else the reply saying no.
+
+    Acknowledging an exception (``moving=False``: "someone has it") is open to all who may
+    see the order, so that everyone an exception push reaches can press its Ack button;
+    moving the order or resolving the exception is for those who may move its node.
+    """
     order = await find_order(ctx, ref)
     if order is None or not staff_may_see(ctx.staff, order.sales_owner):
         return ctx.reply("track.not_found_staff", ref=ctx.services.engine.normalize(ref))
+    if not moving:
+        return order
     wf = ctx.services.engine.workflow_of(order)
     target = node or (wf.node(order.current_node) if wf.has(order.current_node) else None)
     if not staff_may_move(ctx.staff, order.sales_owner, target.department if target else None):
@@ -91,7 +98,7 @@ async def _close(ctx: Context, *, resolve: bool) -> Reply:
     name = "resolve" if resolve else "ack"
     if not ctx.args:
         return ctx.reply("staff.usage", usage=f"/{name} ORDER" + (" [note]" if resolve else ""))
-    checked = await _order_for(ctx, ctx.args[0])
+    checked = await _order_for(ctx, ctx.args[0], moving=resolve)
     if isinstance(checked, Reply):
         return checked
     statuses = ("open", "acknowledged") if resolve else ("open",)

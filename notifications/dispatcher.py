@@ -99,11 +99,21 @@ class Dispatcher:
             await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
             return 1
         rows = await self.claim(room)
-        for row in rows:
-            task = asyncio.ensure_future(self.deliver(row))
+        for group in self._groups(rows):
+            task = asyncio.ensure_future(self.deliver(group))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         return len(rows)
+
+    def _groups(self, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Rows claimed together that make one digest message: one person, one order, digested kinds."""
+        if not self.settings.notifications.digest_seconds:
+            return [[r] for r in rows]
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for r in rows:
+            key = (r["recipient"], r["order_no"]) if r["order_no"] and r["kind"] in DIGESTED else r["id"]
+            groups.setdefault(key, []).append(r)
+        return list(groups.values())
 
     async def run_once(self) -> int:
         """Claim what is due, send it, wait for the sends; how many rows were claimed."""
@@ -131,20 +141,21 @@ class Dispatcher:
             r["payload"] = _json(r["payload"])
         return sorted(rows, key=lambda r: r["id"])
 
-    async def _digest(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        """The person's other pending rows of this order, claimed with this one (one message)."""
+    async def _digest(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The person's other pending rows of this order, claimed with these (one message)."""
+        row = group[0]
         if not (self.settings.notifications.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
-            return [row]
+            return group
         conn = connections.get("default")
         now = self.clock()
         kinds = sorted(DIGESTED)
         rows = await conn.execute_query_dict(sql(conn, (
             "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE recipient = ? "
-            f"AND order_no = ? AND status = 'pending' AND kind IN ({', '.join('?' * len(kinds))}) AND id <> ? "
-            "RETURNING *")), [self.owner, now + self.lease, row["recipient"], row["order_no"], *kinds, row["id"]])
+            f"AND order_no = ? AND status = 'pending' AND kind IN ({', '.join('?' * len(kinds))}) "
+            "RETURNING *")), [self.owner, now + self.lease, row["recipient"], row["order_no"], *kinds])
         for r in rows:
             r["payload"] = _json(r["payload"])
-        return sorted([row, *rows], key=lambda r: r["id"])
+        return sorted([*group, *rows], key=lambda r: r["id"])
 
     async def _record(self, rows: list[dict[str, Any]], status: str, *, error: str | None = None,
                       via: Target | None = None, retry_at: datetime | None = None, count: bool = False) -> None:
@@ -156,7 +167,7 @@ class Dispatcher:
             "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), sent_via = COALESCE(?, sent_via), "
             "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
             "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
-            "digest_of = CASE WHEN id = ? THEN NULL ELSE ? END, lease_owner = NULL, lease_until = NULL "
+            "digest_of = CASE WHEN id = ? THEN NULL ELSE CAST(? AS BIGINT) END, lease_owner = NULL, lease_until = NULL "
             f"WHERE id IN ({', '.join('?' * len(ids))}) AND lease_owner = ?")),
             [status, error, str(via) if via else None, status, now, retry_at, 1 if count else 0, lead,
              lead if len(rows) > 1 else None, *ids, self.owner])
@@ -166,18 +177,23 @@ class Dispatcher:
         return timedelta(seconds=max(retry_after or 0.0, base * random.uniform(0.5, 1.5)))
 
     # ------------------------------------------------------------ one notice
-    async def deliver(self, row: dict[str, Any]) -> None:
+    async def deliver(self, group: list[dict[str, Any]]) -> None:
+        """Send one message for ``group`` (claimed rows of one person and order, or a single row)."""
         try:
-            await self._deliver(row)
-        except Exception as e:  # noqa: BLE001 - recorded on the row and retried
-            log.exception("outbox: row %s failed", row["id"])
-            await self._retry([row], Delivery.failed(f"{type(e).__name__}: {e}", retryable=True))
+            await self._deliver(group)
+        except Exception as e:  # noqa: BLE001 - recorded on the rows and retried
+            log.exception("outbox: row %s failed", group[0]["id"])
+            try:
+                await self._retry(group, Delivery.failed(f"{type(e).__name__}: {e}", retryable=True))
+            except Exception:  # noqa: BLE001 - the lease ends and the rows are claimed again
+                log.exception("outbox: could not record the failure of row %s", group[0]["id"])
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _deliver(self, group: list[dict[str, Any]]) -> None:
+        row = group[0]
         if row["kind"] == ANSWER:
             await self._answer(row)
             return
-        rows = await self._digest(row)
+        rows = await self._digest(group)
         person = await person_of(connections.get("default"), row["recipient"])
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
         if row["audience"] == CUSTOMER and (until := self._quiet(person, targets)):

@@ -37,7 +37,7 @@ class Renderer:
 
     def digest(self, rows: Sequence[tuple[str, dict[str, Any]]], order_no: str, locale: str,
                audience: str) -> Reply:
-        """Several notices on one order as one message (the last word on each kind wins)."""
+        """Several notices on one order as one message, under a line that counts them."""
         if len(rows) == 1:
             kind, payload = rows[0]
             return self.reply(kind, payload, locale, audience)

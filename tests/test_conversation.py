@@ -10,7 +10,7 @@ from bot.policy import Audience, fields_for
 from bot.texts import TEXTS, placeholders
 from models.audit import AuditLog
 from models.conversation import Subscription
-from models.inputs import CustomerIn, EventIn, OrderIn
+from models.inputs import CustomerIn, EventIn, ExceptionIn, OrderIn
 from models.orders import Order, OrderException
 from models.outbox import Outbox
 from models.people import add_staff
@@ -163,6 +163,17 @@ async def test_staff_commands(bot: Bot):
     assert "1" in await boss.say("/unsubscribe exceptions qc")
     assert "/late" in await boss.say("/help")
     assert "不认识" in await boss.say("/frobnicate")
+
+
+async def test_anyone_an_exception_push_reaches_may_ack_it_but_only_the_node_may_resolve_it(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("孙质检", "operator", "O001", "qc", {"telegram": "2004"}, None)
+    await bot.engine.open_exception(NO, ExceptionIn(kind="stockout", note="缺料"))
+    qc = bot.flow("2004")
+    assert "无权" in await qc.say(f"/resolve {NO}"), "stocking is the warehouse's, not QC's"
+    assert (await OrderException.get()).status == "open"
+    assert "1" in await qc.say(f"/ack {NO}")  # the Ack button of the push QC was subscribed to
+    assert (await OrderException.get()).status == "acknowledged"
 
 
 async def test_late_orders_in_scope(bot: Bot):

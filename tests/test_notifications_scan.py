@@ -1,0 +1,137 @@
+"""What time alone brings about (``notifications.scanner``): late orders told once per promised
+date, nodes over their SLA told to staff, exceptions nobody acknowledged escalated to the
+department's manager and then to the admins. Scans run against the real database; what they
+write is sent by the dispatcher to the Telegram stand-in (see ``test_notifications``)."""
+from __future__ import annotations
+
+import pytest
+
+from models.inputs import AckIn
+from models.orders import OrderException
+from models.outbox import Outbox
+from models.people import StaffMember, add_staff
+from notifications.scanner import Scanner
+from notifications.triggers import Triggers
+from tests import test_notifications as base
+from tests.test_notifications import DIGEST, NO, Notices, texts
+
+# The stand-ins and the service, as test_notifications sets them up.
+botapi, wx_api, h = base.botapi, base.wx_api, base.h
+
+
+@pytest.fixture
+def scanner(h: Notices) -> Scanner:
+    engine = h.bot.engine
+    return Scanner(engine, Triggers(engine, h.settings.notifications))
+
+
+async def scan(scanner: Scanner, times: int = 1) -> int:
+    return sum([await scanner.scan() for _ in range(times)])
+
+
+# ---------------------------------------------------------------- late, once per promised date
+async def test_a_late_order_is_told_once_per_promised_date(h: Notices, scanner: Scanner):
+    sales = await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    customer = await h.order(promised_date="2026-11-20", sales_owner="S001")  # four days ago
+    await h.bind(customer)
+
+    assert await scan(scanner, 5) == 2
+    rows = await Outbox.filter(kind="late").order_by("id")
+    assert sorted(r.recipient for r in rows) == sorted([f"customer:{customer}", f"staff:{sales.id}"])
+    assert {r.event_key for r in rows} == {f"late:{NO}:2026-11-20"}
+    await h.deliver(after=DIGEST)
+    [told] = texts(h)
+    assert NO in told and "已晚于承诺日期" in told
+    [staff_told] = texts(h, 5001)
+    assert NO in staff_told and "延误" in staff_told
+
+    h.clock.advance(hours=3)
+    assert await scan(scanner, 5) == 0
+    await h.deliver(after=DIGEST)
+    assert len(texts(h)) == 1 and len(texts(h, 5001)) == 1
+
+    status, data = await h.api.call("PATCH", f"/api/v1/orders/{NO}", {"promised_date": "2026-11-22"})
+    assert status == 200, data
+    assert await scan(scanner, 5) == 2, "a new promised date, missed again: told again, once"
+    assert await Outbox.filter(kind="late", event_key=f"late:{NO}:2026-11-22").count() == 2
+    await h.deliver(after=DIGEST)
+    assert len(texts(h)) == 2 and len(texts(h, 5001)) == 2
+
+    status, _ = await h.api.call("PATCH", f"/api/v1/orders/{NO}", {"promised_date": "2026-12-31"})
+    assert status == 200
+    assert await scan(scanner, 3) == 0, "no longer late"
+
+
+async def test_a_node_over_its_sla_is_told_to_staff_once(h: Notices, scanner: Scanner):
+    sales = await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    customer = await h.order(at="approved", sales_owner="S001")  # approved: 24 h
+    await h.bind(customer)
+    h.clock.advance(hours=23)
+    assert await scan(scanner) == 0
+    h.clock.advance(hours=2)
+    assert await scan(scanner, 5) == 1
+    [row] = await Outbox.filter(kind="overdue")
+    assert row.recipient == f"staff:{sales.id}" and row.event_key.startswith(f"overdue:{NO}:approved:")
+    await h.deliver()
+    [told] = texts(h, 5001)
+    assert NO in told and "超时" in told
+    assert texts(h) == [], "customers see the ETA move, not the SLA"
+
+
+# ---------------------------------------------------------------- escalation
+@pytest.mark.parametrize("has_manager, levels", [
+    (True, [("4001", 1), ("4002", 2)]),  # the warehouse's manager first, then the admins
+    (False, [("4002", 2)]),  # no manager for the department: straight to the admins
+])
+async def test_an_exception_nobody_acknowledges_climbs_to_the_manager_then_the_admins(
+        h: Notices, scanner: Scanner, has_manager, levels):
+    if has_manager:
+        await add_staff("王经理", "manager", "M001", "warehouse", {"telegram": "4001"}, None)
+    await add_staff("系统管理员", "admin", "A001", None, {"telegram": "4002"}, None)
+    window = h.settings.notifications.escalate_after_minutes
+    await h.order(at="stocking")  # the warehouse's node
+    exc_id = await h.open_exception()
+
+    h.clock.advance(minutes=window - 1)
+    assert await scan(scanner) == 0
+    for chat, level in levels:
+        h.clock.advance(minutes=window + 1)
+        assert await scan(scanner, 3) == 1
+        [row] = await Outbox.filter(kind="escalated", event_key=f"escalate:{exc_id}:{level}")
+        member = await StaffMember.get(id=int(row.recipient.split(":")[1]))
+        assert member.role.value == ("manager" if chat == "4001" else "admin")
+        await h.deliver()
+        [sent] = [m for m in h.botapi.sent(chat) if "升级" in m["text"]]
+        assert NO in sent["text"] and "缺料" in sent["text"]
+        assert [b["callback_data"] for r in sent["reply_markup"]["inline_keyboard"] for b in r] == [f"/ack {NO}"]
+        exc = await OrderException.get(id=exc_id)
+        assert (exc.status, exc.escalation_level) == ("open", level)
+
+    h.clock.advance(minutes=3 * window)
+    assert await scan(scanner, 3) == 0, "the admins are the top"
+    assert await Outbox.filter(kind="escalated").count() == len(levels)
+
+
+@pytest.mark.parametrize("how", ["the engine", "/ack in chat", "resolved through the API"])
+async def test_an_exception_taken_in_time_is_not_escalated(h: Notices, scanner: Scanner, how):
+    await add_staff("王经理", "manager", "M001", "warehouse", {"telegram": "4001"}, None)
+    await add_staff("系统管理员", "admin", "A001", None, {"telegram": "4002"}, None)
+    window = h.settings.notifications.escalate_after_minutes
+    await h.order(at="stocking")
+    exc_id = await h.open_exception()
+    h.clock.advance(minutes=window - 5)
+    if how == "the engine":
+        await h.bot.engine.acknowledge_exception(NO, exc_id, AckIn(actor="M001"))
+    elif how == "/ack in chat":
+        answer = await h.bot.flow(sender="4001").say(f"/ack {NO}")
+        assert NO in answer
+    else:
+        status, _ = await h.api.call("POST", f"/api/v1/orders/{NO}/exceptions/{exc_id}/resolve", {})
+        assert status == 200
+    for _ in range(4):
+        h.clock.advance(minutes=window + 1)
+        assert await scan(scanner) == 0
+    assert await Outbox.filter(kind="escalated").count() == 0
+    assert (await OrderException.get(id=exc_id)).escalation_level == 0
+    await h.deliver()
+    assert not [m for m in h.botapi.sent() if "升级" in m["text"]]
