@@ -9,7 +9,9 @@ department's manager; as long again after that, to the admins.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -17,14 +19,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot import leases
-from handlers.common import owner_of
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException
 from models.people import Role, StaffMember
 from models.store import OrderState, sql
 from notifications.outbox import Notice, write
 from notifications.people import STAFF, Recipient, people
-from notifications.triggers import Audiences, Triggers, iso
+from notifications.triggers import Audiences, Triggers, answerer, iso
 
 LEASE = "notifications.scanner"
 BATCH = 500  # orders per INSERT batch
@@ -62,25 +63,31 @@ class Scanner:
         done = {r["event_key"] for r in told}
         return {k: o for k, o in keys.items() if k not in done}
 
-    async def late(self) -> int:
-        """Orders past their promised date, not delivered: the customer side and staff."""
-        written = 0
-        late = await Order.filter(self.engine.late_query()).order_by("id")
-        keyed = await self._untold({f"late:{o.order_no}:{o.promised_date}": o for o in late})
-        items = list(keyed.items())
-        conn = connections.get("default")
+    async def _tell(self, kind: str, keyed: dict[str, Order],
+                    facts: Callable[[Order], dict[str, Any]], customers: bool) -> int:
+        """Write a ``kind`` notice for each order not told yet: staff, and the customer side if ``customers``."""
+        items = list((await self._untold(keyed)).items())
+        conn, written = connections.get("default"), 0
         for start in range(0, len(items), BATCH):
             chunk = items[start:start + BATCH]
             states = [OrderState.of(o) for _, o in chunk]
             audiences = await Audiences.load(conn, states, exceptions=True)
             notices = []
             for (key, order), state in zip(chunk, states):
+                told = audiences.customer_side(state) if customers else []
+                told += await self._staff(conn, state, audiences)
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
-                           "promised_date": order.promised_date.isoformat(), "eta": iso(self.engine.eta(order))}
-                told = audiences.customer_side(state) + await self._staff(conn, state, audiences)
-                notices += self.triggers.notices(key, "late", told, payload, order.order_no)
+                           **facts(order)}
+                notices += self.triggers.notices(key, kind, told, payload, order.order_no)
             written += await _write(notices)
         return written
+
+    async def late(self) -> int:
+        """Orders past their promised date, not delivered: the customer side and staff."""
+        late = await Order.filter(self.engine.late_query()).order_by("id")
+        return await self._tell("late", {f"late:{o.order_no}:{o.promised_date}": o for o in late},
+                                lambda o: {"promised_date": o.promised_date.isoformat(),
+                                           "eta": iso(self.engine.eta(o))}, customers=True)
 
     async def overdue(self) -> int:
         """Orders that stayed in a node longer than its SLA: staff only (customers see the ETA move)."""
@@ -91,36 +98,20 @@ class Scanner:
                 over |= Q(workflow=wf.key, current_node=node.key,
                           node_entered_at__lt=now - timedelta(hours=node.sla_hours))
         orders = await Order.filter(over).order_by("id")
-        keyed = await self._untold({f"overdue:{o.order_no}:{o.current_node}:{o.node_entered_at.isoformat()}": o
-                                    for o in orders})
-        written = 0
-        items = list(keyed.items())
-        conn = connections.get("default")
-        for start in range(0, len(items), BATCH):
-            chunk = items[start:start + BATCH]
-            states = [OrderState.of(o) for _, o in chunk]
-            audiences = await Audiences.load(conn, states, exceptions=True)
-            notices = []
-            for (key, order), state in zip(chunk, states):
-                sla = self.engine.workflow_of(order).node(order.current_node).sla_hours
-                hours = int((now - order.node_entered_at).total_seconds() // 3600)
-                payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
-                           "hours": hours, "limit": round(sla, 1)}
-                told = await self._staff(conn, state, audiences)
-                notices += self.triggers.notices(key, "overdue", told, payload, order.order_no)
-            written += await _write(notices)
-        return written
+
+        def facts(o: Order) -> dict[str, Any]:
+            sla = self.engine.workflow_of(o).node(o.current_node).sla_hours
+            return {"hours": int((now - o.node_entered_at).total_seconds() // 3600), "limit": round(sla, 1)}
+
+        keyed = {f"overdue:{o.order_no}:{o.current_node}:{o.node_entered_at.isoformat()}": o for o in orders}
+        return await self._tell("overdue", keyed, facts, customers=False)
 
     async def _staff(self, conn: BaseDBAsyncClient, order: OrderState, audiences: Audiences) -> list[Recipient]:
         """Whoever answers for the order, staff following it, and staff watching its node's exceptions."""
         wf = self.engine.workflow_of(order)
         department = wf.node(order.current_node).department if wf.has(order.current_node) else None
         told = audiences.exception_watchers(order.current_node, department) + audiences.staff_following(order)
-        owner = await owner_of(order, department)
-        person = (await people(conn, STAFF, [owner.id])).get(owner.id) if owner else None
-        if person is not None and (rec := person.recipient()):
-            told.append(rec)
-        return told
+        return told + await answerer(conn, order, department)
 
     # ------------------------------------------------------------ escalation
     async def escalate(self) -> int:

@@ -34,6 +34,14 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+async def answerer(conn: BaseDBAsyncClient, order: OrderState, department: str | None) -> list[Recipient]:
+    """Whoever answers for the order now (its sales owner, else the node's department, else a manager)."""
+    owner = await owner_of(order, department)
+    person = (await people(conn, STAFF, [owner.id])).get(owner.id) if owner else None
+    rec = person.recipient() if person is not None else None
+    return [rec] if rec else []
+
+
 class Audiences:
     """The recipients of one batch of changes, read in a few statements."""
 
@@ -131,10 +139,7 @@ class Triggers:
         wf = self.engine.workflow_of(order)
         department = wf.node(exc.node).department if wf.has(exc.node) else None
         told = audiences.exception_watchers(exc.node, department) + audiences.staff_following(order)
-        owner = await owner_of(order, department)
-        person = (await people(conn, STAFF, [owner.id])).get(owner.id) if owner else None
-        if person is not None and (rec := person.recipient()):
-            told.append(rec)
+        told += await answerer(conn, order, department)
         resolved = c.kind == "exception_resolved"
         payload = {"order_no": order.order_no, "workflow": order.workflow, "node": exc.node, "kind": exc.kind,
                    "exception_id": exc.id, "note": exc.resolution_note if resolved else exc.note}

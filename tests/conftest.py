@@ -294,3 +294,18 @@ async def bot(settings: Settings, engine: ProgressEngine, smtp) -> Bot:
     engine.clock = clock
     background = Background()
     return Bot(build_dispatcher(settings, engine, background), background, sink, engine, clock)
+
+
+@pytest.fixture
+async def wx_api():
+    """WeChat's API (tests/wechat_fakes.WeChatApiStub) on a loopback port of this process."""
+    from aiohttp.test_utils import TestServer
+
+    from tests.wechat_fakes import WeChatApiStub
+
+    stub = WeChatApiStub()
+    server = TestServer(stub.app(), host="127.0.0.1")
+    await server.start_server()
+    stub.url = str(server.make_url("/"))
+    yield stub
+    await server.close()

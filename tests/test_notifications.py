@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramChannel
@@ -53,16 +52,6 @@ async def botapi():
     await stub.start(free_port())
     yield stub
     await stub.stop()
-
-
-@pytest.fixture
-async def wx_api():
-    stub = WeChatApiStub()
-    server = TestServer(stub.app(), host="127.0.0.1")
-    await server.start_server()
-    stub.url = str(server.make_url("/"))
-    yield stub
-    await server.close()
 
 
 @dataclass

@@ -16,7 +16,7 @@ from tests import test_notifications as base
 from tests.test_notifications import DIGEST, NO, Notices, texts
 
 # The stand-ins and the service, as test_notifications sets them up.
-botapi, wx_api, h = base.botapi, base.wx_api, base.h
+botapi, h = base.botapi, base.h  # wx_api comes from conftest
 
 
 @pytest.fixture

@@ -55,16 +55,6 @@ async def order_at(bot: Bot, no: str = NO, node: str = "stocking") -> None:
             break
 
 
-@pytest.fixture
-async def wx_api():
-    stub = WeChatApiStub()
-    server = TestServer(stub.app(), host="127.0.0.1")
-    await server.start_server()
-    stub.url = str(server.make_url("/"))
-    yield stub
-    await server.close()
-
-
 def _configure(settings, wx_api: WeChatApiStub, *, safe: bool = True, **changes):
     section = {"enabled": True, "app_id": APP_ID, "app_secret": APP_SECRET, "token": TOKEN,
                "encoding_aes_key": AES_KEY if safe else None, "api_base_url": wx_api.url, **changes}

@@ -12,7 +12,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import enqueue
 from notifications.people import Recipient
 from tests.conftest import Bot
-from tests.test_wechat import WeChatSide, wx, wx_api, wx_settings  # noqa: F401 - fixtures
+from tests.test_wechat import WeChatSide, wx, wx_settings  # noqa: F401 - fixtures of the WeChat tests
 from tests.wechat_fakes import cdata, push_xml
 
 OPENID = "o_consent_1"

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.app import build_engine
 from bot.config import load_settings
@@ -50,17 +49,6 @@ async def pg_url() -> AsyncIterator[str]:
         yield _with_db(PG_URL, name)
     finally:
         await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-async def wx_api() -> AsyncIterator[WeChatApiStub]:
-    """WeChat's API on a loopback port of this process, for the serve processes to call."""
-    stub = WeChatApiStub()
-    server = TestServer(stub.app(), host="127.0.0.1")
-    await server.start_server()
-    stub.url = str(server.make_url("/"))
-    yield stub
-    await server.close()
 
 
 def _env(config: Path) -> dict[str, str]:
