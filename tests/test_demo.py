@@ -160,3 +160,34 @@ async def test_the_same_day_seeds_the_same_orders(engine: ProgressEngine):
         return rows
 
     assert await story() == await story()
+
+
+async def test_the_demo_keeps_a_bound_customers_orders_moving(engine: ProgressEngine):
+    import asyncio
+
+    from bot.demo_motion import keep_moving, next_move
+    from models.outbox import Outbox
+
+    await seed_staff()
+    with engine.hooks_paused():
+        await seed_orders(engine, 40)
+    movable = [o for o in await Order.all().order_by("-id") if await next_move(engine, o)]
+    mine = movable[0]
+    await Identity.create(channel="web", external_id="visitor-1", customer_id=mine.customer_id)
+    before = {o.id: o.current_node for o in await Order.filter(customer_id=mine.customer_id)}
+    assert await Outbox.all().count() == 0, "the seeded past notifies nobody"
+
+    mover = asyncio.create_task(keep_moving(engine, every=0.05, seed=1))
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        mover.cancel()
+        await asyncio.gather(mover, return_exceptions=True)
+    after = {o.id: o.current_node for o in await Order.filter(customer_id=mine.customer_id)}
+    assert after != before, "one of the bound customer's orders moved on"
+    assert await NodeEvent.filter(source="demo").exists()
+    # Moves are real node events: those into a node customers are told of wrote their notice.
+    told = await Outbox.filter(recipient=f"customer:{mine.customer_id}", kind="node_entered").count()
+    notified = [e for e in await NodeEvent.filter(source="demo", order__customer_id=mine.customer_id)
+                .prefetch_related("order") if engine.workflow_of(e.order).node(e.node).notify_customer]
+    assert told == len(notified)
