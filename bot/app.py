@@ -31,6 +31,7 @@ from bot.ratelimit import RateLimiter
 from bot.router import Dispatcher, Services
 from bot.sessions import Sessions
 from handlers import basics, requests, staff, subscriptions, tracking, verification
+from models import batch
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
@@ -159,6 +160,7 @@ async def serve(
             await notices.stop()
             await runner.cleanup()
             await background.drain()
+            await batch.flush()  # statements still queued are written before the database closes
 
 
 async def _until_stopped() -> None:

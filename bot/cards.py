@@ -68,13 +68,14 @@ async def order_card(engine: ProgressEngine, order: Order, audience: Audience, l
         lines.append(t("card.promised", locale, date=day(order.promised_date, locale)))
     if engine.is_late(order):
         lines.append(t("card.late", locale))
-    entered = {r["node"] for r in await store.execute(
-        "SELECT DISTINCT node FROM node_events WHERE order_id = ? AND kind <> 'update'", [order.id])}
+    nodes, held = await store.execute_all([  # one trip on SQLite
+        ("SELECT DISTINCT node FROM node_events WHERE order_id = ? AND kind <> 'update'", [order.id]),
+        ("SELECT kind, note FROM order_exceptions WHERE order_id = ? AND status IN ('open', 'acknowledged') "
+         "ORDER BY id", [order.id])])
+    entered = {r["node"] for r in nodes}
     lines.append(t("card.progress", locale, steps=_steps(wf, order.current_node, entered, audience, locale)))
     if order.tracking_no:
         lines.append(t("card.shipment", locale, carrier=order.carrier or "", tracking_no=order.tracking_no))
-    held = await store.execute("SELECT kind, note FROM order_exceptions WHERE order_id = ? "
-                               "AND status IN ('open', 'acknowledged') ORDER BY id", [order.id])
     if held:
         staff = audience in STAFF
         names = []

@@ -1,7 +1,8 @@
 """Rate limits kept in the database, so they hold across processes.
 
 A limit counts hits of a key (a chat, an order, a source address) in fixed windows with
-one upsert per hit. Old windows are swept now and then.
+one upsert per hit (on SQLite it shares its trip to the database with the other statements
+in flight, see ``models.batch``). Old windows are swept now and then.
 """
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise import connections
-
+from models import store
 from models.conversation import RateCounter
 from models.schedule import utcnow
 
@@ -43,11 +43,8 @@ class RateLimiter:
     async def allow(self, limit: Limit, subject: str) -> bool:
         now = self.clock().timestamp()
         window = int(now // limit.seconds) * limit.seconds
-        conn = connections.get("default")
-        pg = conn.capabilities.dialect == "postgres"
-        marks = ("$1", "$2") if pg else ("?", "?")
-        rows = await conn.execute_query_dict(
-            f"INSERT INTO rate_counters (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "
+        rows = await store.execute(
+            "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1) "
             "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 RETURNING count",
             [f"{limit.name}:{subject}", window])
         if now - self._swept > SWEEP_EVERY:

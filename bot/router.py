@@ -7,6 +7,8 @@ None to let the next route try); it does not raise to finish a conversation.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +23,7 @@ from bot.nlu import Parse, Parser
 from bot.ratelimit import PER_CHAT, PER_SOURCE, RateLimiter
 from bot.sessions import Session, SessionBusy, Sessions
 from bot.texts import t
-from models import store
+from models import batch, store
 from models.engine import ProgressEngine
 from models.people import Customer, Identity, StaffMember
 from models.schedule import utcnow
@@ -134,13 +136,17 @@ class Dispatcher:
         if msg.is_group and not msg.mentioned:
             return []  # privacy: in groups the bot answers only when addressed
         msg = _trimmed(msg)
-        s = self.services
-        if not await s.limiter.allow(PER_CHAT, msg.session_key) or (
-                msg.source and not await s.limiter.allow(PER_SOURCE, msg.source)):
-            return [Reply(t("rate_limited", _guess_locale(msg.text)))]
-        identity, staff, customer = await _who(msg)
+        # The rate limits and the sender's identity are asked for alongside the conversation's
+        # lease: on SQLite their statements then share one trip to the database (models.batch).
+        checks = asyncio.gather(self._allowed(msg), _who(msg))
         try:
-            async with s.sessions.hold(msg.session_key) as session:
+            # Audit rows are written alongside the conversation's release, and committed before the reply.
+            async with batch.unit(), self.services.sessions.hold(msg.session_key) as session:
+                allowed, (identity, staff, customer) = await checks
+                if not allowed:
+                    return [Reply(t("rate_limited", _guess_locale(msg.text)))]
+                if identity is None:
+                    identity = await _first_contact(msg)
                 ctx = self._context(msg, identity, staff, customer, session)
                 for route in self.routes:
                     if route.matches(ctx):
@@ -150,7 +156,17 @@ class Dispatcher:
         except SessionBusy:
             log.warning("conversation %s stayed busy; message dropped", msg.session_key)
             return [Reply(t("rate_limited", _guess_locale(msg.text)))]
+        finally:
+            _forget(checks)
         return []
+
+    async def _allowed(self, msg: InboundMessage) -> bool:
+        """Within the chat's limit, and the network source's when there is one."""
+        limiter = self.services.limiter
+        chat = limiter.allow(PER_CHAT, msg.session_key)
+        if not msg.source:
+            return await chat
+        return all(await asyncio.gather(chat, limiter.allow(PER_SOURCE, msg.source)))
 
     def _context(self, msg: InboundMessage, identity: Identity, staff: StaffMember | None,
                  customer: Customer | None, session: Session) -> Context:
@@ -186,20 +202,45 @@ def _written_language(text: str, parse: Parse | None) -> str | None:
     return "en" if re.search(r"[A-Za-z]{2,}", re.sub(r"@\w+", " ", words)) else None
 
 
-async def _who(msg: InboundMessage) -> tuple[Identity, StaffMember | None, Customer | None]:
-    """The sender's identity (made on first contact) and the staff member or customer behind it."""
+async def _who(msg: InboundMessage) -> tuple[Identity | None, StaffMember | None, Customer | None]:
+    """The sender's identity (None on first contact) and the staff member or customer behind it.
+
+    Two statements, one trip on SQLite: the identity's last contact is touched first
+    (WeChat lets us write back only within 48 h of it: to the minute is plenty), then it
+    and whoever it is bound to are read in one row.
+    """
+    now, key = utcnow(), [msg.channel, msg.sender_id]
+    _, rows = await store.execute_all([
+        ("UPDATE identities SET last_inbound_at = ? WHERE channel = ? AND external_id = ? "
+         "AND (last_inbound_at IS NULL OR last_inbound_at < ?)", [now, *key, now - TOUCH_EVERY]),
+        (_who_sql(), key),
+    ])
+    row = rows[0] if rows else None
+    staff = store.part(StaffMember, row, "s")
+    return store.part(Identity, row, "i"), staff if staff and staff.active else None, store.part(Customer, row, "c")
+
+
+@functools.cache
+def _who_sql() -> str:
+    """The identity and whom it is bound to, in one row (built once: the columns come from the models)."""
+    return (f"SELECT {store.columns(Identity, 'i')}, {store.columns(StaffMember, 's')}, "
+            f"{store.columns(Customer, 'c')} FROM identities i LEFT JOIN staff_members s ON s.id = i.staff_id "
+            "LEFT JOIN customers c ON c.id = i.customer_id WHERE i.channel = ? AND i.external_id = ? LIMIT 1")
+
+
+async def _first_contact(msg: InboundMessage) -> Identity:
+    """The identity of someone writing for the first time, made now (or by a process just before us)."""
     now = utcnow()
-    identity = await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
-    if identity is None:
-        locale = ("zh" if msg.language.lower().startswith("zh") else "en") if msg.language else None
-        await store.execute("INSERT INTO identities (channel, external_id, locale, last_inbound_at, created_at) "
-                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
-                            [msg.channel, msg.sender_id, locale, now, now])
-        identity = await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
-    elif identity.last_inbound_at is None or now - identity.last_inbound_at > TOUCH_EVERY:
-        # WeChat lets us write back only within 48 h of this: to the minute is plenty.
-        await store.execute("UPDATE identities SET last_inbound_at = ? WHERE id = ?", [now, identity.id])
-        identity.last_inbound_at = now
-    staff = await store.fetch_one(StaffMember, "id = ?", [identity.staff_id]) if identity.staff_id else None
-    customer = await store.fetch_one(Customer, "id = ?", [identity.customer_id]) if identity.customer_id else None
-    return identity, staff if staff and staff.active else None, customer
+    locale = ("zh" if msg.language.lower().startswith("zh") else "en") if msg.language else None
+    await store.execute("INSERT INTO identities (channel, external_id, locale, last_inbound_at, created_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
+                        [msg.channel, msg.sender_id, locale, now, now])
+    return await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
+
+
+def _forget(future: asyncio.Future) -> None:
+    """A gathered future nobody will await any more: stopped, or its error marked as seen."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()

@@ -2,7 +2,7 @@
 
 Two quick messages from one chat must not race each other through the code check, and
 they may land on two processes. So a message is handled holding the conversation's row:
-a lease (owner, until) taken with one conditional UPDATE, waited for when someone else
+a lease (owner, until) taken with one conditional upsert, waited for when someone else
 holds it, and given up when the handler is done. Inside one process an asyncio lock per
 conversation saves the polling.
 """
@@ -73,19 +73,19 @@ class Sessions:
         deadline = asyncio.get_running_loop().time() + self.wait_seconds
         while True:
             now = self.clock()
+            # One statement whether or not the row exists: a new conversation's row is made
+            # already held; an existing one is taken when its lease is free, ran out or is ours.
             rows = await store.execute(
-                "UPDATE conversation_states SET lease_owner = ?, lease_until = ? WHERE session_key = ? "
-                "AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?) RETURNING data, locked_until",
-                [self.owner, now + LEASE, key, now, self.owner])
+                "INSERT INTO conversation_states (session_key, data, lease_owner, lease_until, version, updated_at) "
+                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (session_key) DO UPDATE SET "
+                "lease_owner = excluded.lease_owner, lease_until = excluded.lease_until "
+                "WHERE conversation_states.lease_until IS NULL OR conversation_states.lease_until < ? "
+                "OR conversation_states.lease_owner = ? RETURNING data, locked_until",
+                [key, "{}", self.owner, now + LEASE, now, now, self.owner])
             if rows:
                 data = rows[0]["data"]
                 return Session(key, orjson.loads(data) if isinstance(data, (str, bytes)) else dict(data or {}),
                                _dt(rows[0]["locked_until"]))
-            if await store.execute(
-                    "INSERT INTO conversation_states (session_key, data, lease_owner, lease_until, version, "
-                    "updated_at) VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (session_key) DO NOTHING RETURNING version",
-                    [key, "{}", self.owner, now + LEASE, now]):
-                return Session(key)
             if asyncio.get_running_loop().time() > deadline:
                 raise SessionBusy(key)
             await asyncio.sleep(WAIT_STEP)  # someone else holds it: their message goes first

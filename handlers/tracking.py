@@ -1,6 +1,8 @@
 """Tracking: "where is my order?" from customers and staff, and the list of a customer's orders."""
 from __future__ import annotations
 
+import asyncio
+
 from bot import audit
 from bot.cards import when
 from bot.messages import Button, InboundMessage, Reply
@@ -61,9 +63,10 @@ async def lookup(ctx: Context, ref: str) -> Reply:
     """A customer (or a stranger) asks for one order."""
     s = ctx.services
     no = s.engine.normalize(ref)
-    if not await s.limiter.allow(PER_ORDER, no):
+    # Counted and read together (one trip on SQLite); a refused lookup shows nothing of what was read.
+    allowed, order = await asyncio.gather(s.limiter.allow(PER_ORDER, no), find_order(ctx, ref))
+    if not allowed:
         return ctx.reply("rate_limited")
-    order = await find_order(ctx, ref)
     if ctx.customer is not None:
         if order is not None and order.customer_id == ctx.customer.id:
             return await show(ctx, order, verified_by="bound")

@@ -8,16 +8,17 @@ uses the models. Values are written the way Tortoise writes them, so both read a
 """
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import orjson
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import DatetimeField
 from tortoise.models import Model
 
+from models.batch import execute_all, sql
 from models.orders import Order
 
 _ORDER_COLS = ("id, order_no, workflow, customer_id, sales_owner, promised_date, current_node, "
@@ -69,14 +70,6 @@ class EventRecord:
     data: dict[str, Any]
     fingerprint: str
     recorded_at: datetime
-
-
-def sql(conn: BaseDBAsyncClient, text: str) -> str:
-    """``?`` placeholders as the connection's driver wants them (asyncpg: ``$1``, ``$2``...)."""
-    if conn.capabilities.dialect != "postgres":
-        return text
-    counter = iter(range(1, text.count("?") + 1))
-    return re.sub(r"\?", lambda _: f"${next(counter)}", text)
 
 
 def _dt(value: Any) -> datetime | None:
@@ -170,13 +163,48 @@ async def fetch_one(model: type[M], where: str, params: list[Any]) -> M | None:
 
     For the conversation's hot path, where building the query cost more than running it.
     """
-    conn = connections.get("default")
-    rows = await conn.execute_query_dict(sql(conn, f"SELECT * FROM {model._meta.db_table} WHERE {where} LIMIT 1"),
-                                         params)
-    return model._init_from_db(**rows[0]) if rows else None
+    return one(model, await execute(f"SELECT * FROM {model._meta.db_table} WHERE {where} LIMIT 1", params))
+
+
+def one(model: type[M], rows: list[dict[str, Any]]) -> M | None:
+    """The first of ``rows`` (from ``execute``) as a model instance."""
+    if not rows:
+        return None
+    row = rows[0]
+    for column in _datetime_columns(model):
+        if type(value := row[column]) is str:
+            # SQLite hands back text; datetime's own parser is many times quicker than Tortoise's.
+            row[column] = datetime.fromisoformat(value)
+    return model._init_from_db(**row)
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """``alias.col AS alias__col, ...``: the columns of ``model`` told apart in a joined row."""
+    return ", ".join(f"{alias}.{c} AS {alias}__{c}" for c in _columns(model))
+
+
+def part(model: type[M], row: dict[str, Any] | None, alias: str) -> M | None:
+    """The ``alias__`` columns of a joined row (see ``columns``) as a model; None where the join found none."""
+    if row is None or row[f"{alias}__id"] is None:
+        return None
+    return one(model, [{c: row[f"{alias}__{c}"] for c in _columns(model)}])
+
+
+def _columns(model: type[Model]) -> list[str]:
+    meta = model._meta  # what _init_from_db reads, known once Tortoise is set up
+    return [key for key, _, _ in (*meta.db_native_fields, *meta.db_default_fields, *meta.db_complex_fields)]
+
+
+@functools.cache
+def _datetime_columns(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.source_field or name for name, f in model._meta.fields_map.items()
+                 if isinstance(f, DatetimeField))
 
 
 async def execute(text: str, params: list[Any]) -> list[dict[str, Any]]:
-    """Run one statement (``?`` placeholders) on the current connection; rows when it returns any."""
-    conn = connections.get("default")
-    return await conn.execute_query_dict(sql(conn, text), params)
+    """Run one statement (``?`` placeholders); rows when it returns any.
+
+    On SQLite it shares a trip and a transaction with the other statements in flight
+    (``models.batch``); inside an ORM transaction it runs on that transaction.
+    """
+    return (await execute_all([(text, params)]))[0]

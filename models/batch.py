@@ -1,0 +1,210 @@
+"""Group commit for the conversation's small statements on SQLite: one trip, one transaction.
+
+SQLite is one connection served by aiosqlite's thread. Every statement is a trip there
+and back (a queue, a thread switch, a wake-up of the event loop), and every write outside
+a transaction is a commit of its own. An update through the conversation makes about ten
+such statements; with many updates in flight the trips, not the database, set the pace.
+
+So statements from all the coroutines in flight are queued here, and one task runs
+whatever is waiting in a single trip to the database thread, inside one transaction (the
+way ``models.writer`` groups node events). Each caller hears after that transaction has
+committed: what it wrote is as durable as an autocommit write would have been, only the
+commit is shared. A statement that fails (a unique key, say) fails alone, as in
+autocommit; if SQLite rolled the whole transaction back, every statement of it fails.
+Independent statements of one caller, started together (``asyncio.gather``), share a trip.
+
+PostgreSQL has a pool and real concurrency, and statements inside an ORM transaction
+must stay on that transaction's connection: both run each statement directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.exceptions import IntegrityError, OperationalError
+
+MAX_BATCH = 256  # statements per trip: a bound on how long one trip holds the connection
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+_batchers: weakref.WeakKeyDictionary[BaseDBAsyncClient, Batcher] = weakref.WeakKeyDictionary()
+
+
+def sql(conn: BaseDBAsyncClient, text: str) -> str:
+    """``?`` placeholders as the connection's driver wants them (asyncpg: ``$1``, ``$2``...)."""
+    if conn.capabilities.dialect != "postgres":
+        return text
+    counter = iter(range(1, text.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", text)
+
+
+def _direct(conn: BaseDBAsyncClient) -> bool:
+    """True where statements run one by one: PostgreSQL, or inside an ORM transaction."""
+    return conn.capabilities.dialect != "sqlite" or isinstance(conn, TransactionalDBClient)
+
+
+class Batcher:
+    """Runs the statements queued on one SQLite client, as many as are waiting per trip."""
+
+    def __init__(self, client: BaseDBAsyncClient) -> None:
+        self.client = client
+        self._queue: list[tuple[str, Sequence[Any], asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    def submit(self, text: str, params: Sequence[Any]) -> asyncio.Future:
+        """Queue one statement; the future gets its rows (dicts) once the batch has committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((text, params, future))
+        if self._task is None or self._task.done():
+            # Started now, it runs after the coroutines already woken, so those get to queue theirs too.
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return future
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written (at shutdown)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                # The client's lock: an ORM transaction on this connection is never split by a batch.
+                async with self.client.acquire_connection() as conn:
+                    # aiosqlite's own way to run a function in its thread (what execute() uses).
+                    outcomes = await conn._execute(_run, conn._conn, [(s, p) for s, p, _ in batch])
+            except Exception as e:  # noqa: BLE001 - the whole batch failed: each caller hears it
+                outcomes = [e] * len(batch)
+            except BaseException:  # cancelled (the loop is closing): nobody may wait for ever
+                for _, _, future in batch + self._queue:
+                    if not future.done():
+                        future.set_exception(OperationalError("the database batch was cancelled"))
+                self._queue = []
+                raise
+            for (_, _, future), outcome in zip(batch, outcomes):
+                if future.done():
+                    continue  # its caller was cancelled
+                if isinstance(outcome, Exception):
+                    future.set_exception(_translated(outcome))
+                else:
+                    future.set_result(outcome)
+
+
+def _run(raw: sqlite3.Connection, statements: list[tuple[str, Sequence[Any]]]) -> list[Any]:
+    """In the database thread: the statements in one transaction; each one's rows or error."""
+    writes = any(s.lstrip()[:7].upper().startswith(_WRITES) for s, _ in statements)
+    # IMMEDIATE takes the write lock up front (waiting busy_timeout for another process),
+    # instead of failing at the first write after a read.
+    raw.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+    outcomes: list[Any] = []
+    try:
+        for text, params in statements:
+            try:
+                outcomes.append([dict(r) for r in raw.execute(text, params).fetchall()])
+            except sqlite3.Error as e:
+                if not raw.in_transaction:
+                    raise  # SQLite gave up the whole transaction: nothing of it holds
+                outcomes.append(e)  # only this statement was undone
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _translated(e: Exception) -> Exception:
+    """The errors Tortoise would have raised for the same statement."""
+    if isinstance(e, sqlite3.IntegrityError):
+        return IntegrityError(e)
+    if isinstance(e, sqlite3.OperationalError):
+        return OperationalError(e)
+    return e
+
+
+def _batcher(conn: BaseDBAsyncClient) -> Batcher:
+    batcher = _batchers.get(conn)
+    if batcher is None:
+        batcher = _batchers[conn] = Batcher(conn)
+    return batcher
+
+
+async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
+    """Run statements (``?`` placeholders) in this order; the rows of each.
+
+    On SQLite outside a transaction they all join the next batch, so they cost one trip
+    between them; elsewhere they run one after the other on the current connection.
+    """
+    conn = connections.get("default")
+    if _direct(conn):
+        return [await conn.execute_query_dict(sql(conn, text), list(params)) for text, params in statements]
+    batcher = _batcher(conn)
+    futures = [batcher.submit(text, params) for text, params in statements]
+    try:
+        return [await f for f in futures]
+    finally:
+        for f in futures:  # one failed: the others' outcomes are not wanted (and must not be reported)
+            if f.done() and not f.cancelled():
+                f.exception()
+
+
+class _Unit:
+    """The writes a unit still has to see committed; closed once the unit has ended."""
+
+    def __init__(self) -> None:
+        self.pending: list[asyncio.Future] = []
+        self.open = True
+
+
+_unit: ContextVar[_Unit | None] = ContextVar("orderbot_batch_unit", default=None)
+
+
+@asynccontextmanager
+async def unit() -> AsyncIterator[None]:
+    """A piece of work (one message) whose ``soon`` writes must have committed when it ends."""
+    work = _Unit()
+    token = _unit.set(work)
+    try:
+        yield
+    except BaseException:
+        for f in work.pending:  # the work failed anyway; what it wrote still commits
+            f.add_done_callback(_seen)
+        raise
+    else:
+        for f in work.pending:
+            await f  # raises if the write failed: the work fails as if it had awaited it
+    finally:
+        work.open = False  # tasks started inside (and so sharing the context) now write directly
+        _unit.reset(token)
+
+
+async def soon(text: str, params: Sequence[Any]) -> None:
+    """A write that must commit before the current ``unit`` ends, but that its caller need not wait for.
+
+    On SQLite inside a unit it joins the next batch and the caller goes on; the unit's
+    later statements (the conversation's release) then share that batch. Elsewhere it is
+    simply run.
+    """
+    work, conn = _unit.get(), connections.get("default")
+    if work is None or not work.open or _direct(conn):
+        await execute_all([(text, params)])
+        return
+    work.pending.append(_batcher(conn).submit(text, params))
+
+
+def _seen(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def flush() -> None:
+    """Wait for every batch started so far to be written (the server calls this before closing)."""
+    for batcher in list(_batchers.values()):
+        await batcher.flush()
