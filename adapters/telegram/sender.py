@@ -36,6 +36,10 @@ IN_FLIGHT = 64
 # Answers finished in one turn of the event loop claim their slots microseconds apart; a claim
 # may come this much before its slot (the pace over any longer time stays ``rate``).
 GRACE = 0.001
+# Paced a little under ``rate``: messages sent evenly still reach Telegram with network jitter,
+# and two of them bunched into one second would make it 31 of 30.
+PACE = 0.95
+PRUNE_AT = 10_000  # chats remembered for their gap before the ones long free are forgotten
 
 
 @dataclass(order=True)
@@ -79,7 +83,7 @@ class TelegramSender:
 
     def __init__(self, bot: Bot, rate: float) -> None:
         self.bot = bot
-        self.spacing = 1.0 / rate
+        self.spacing = 1.0 / (rate * PACE)
         self._chats: dict[str, list[_Item]] = {}  # chat -> its waiting items (a heap)
         self._turns: list[tuple[int, int, str]] = []  # chats that may send now, by their head item
         self._later: list[tuple[float, str]] = []  # chats that must wait, by when they may send
@@ -102,8 +106,14 @@ class TelegramSender:
         if max(self._paused_until, self._free_at.get(chat_id, 0.0)) > loop_now or self._next_any > loop_now + GRACE:
             return False
         self._next_any = max(self._next_any, loop_now) + self.spacing
-        self._free_at[chat_id] = loop_now + (PER_GROUP if chat_id.startswith("-") else PER_CHAT)
+        self._gap(chat_id, loop_now)
         return True
+
+    def _gap(self, chat_id: str, now: float) -> None:
+        """``chat_id`` was just written to: it waits its gap (the record of chats long free is pruned)."""
+        if len(self._free_at) >= PRUNE_AT:
+            self._free_at = {c: t for c, t in self._free_at.items() if t > now}
+        self._free_at[chat_id] = now + (PER_GROUP if chat_id.startswith("-") else PER_CHAT)
 
     async def send(self, chat_id: str, reply: Reply, priority: int = REPLY) -> Delivery:
         """Queue ``reply`` (split when longer than Telegram takes); the first failure, else the last piece."""
@@ -151,7 +161,7 @@ class TelegramSender:
                 continue  # a stale turn of a chat that has sent since and waits its gap in _later
             item = heapq.heappop(queue)
             self._scheduled.discard(chat_id)
-            self._free_at[chat_id] = now + (PER_GROUP if chat_id.startswith("-") else PER_CHAT)
+            self._gap(chat_id, now)
             if queue:
                 self._schedule(chat_id, now)
             else:
