@@ -81,6 +81,26 @@ class Dispatcher:
 
     # ------------------------------------------------------------ the loop
     async def run(self) -> None:
+        renewing = asyncio.create_task(self._keep_leases())
+        try:
+            await self._loop()
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of rows still being sent (a group chat's 20 a minute can take minutes);
+        a process that dies stops renewing, and its rows are claimed again when the lease ends."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                conn = connections.get("default")
+                await conn.execute_query(sql(conn, "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? "
+                                                   "AND status = 'sending'"), [self.clock() + self.lease, self.owner])
+            except Exception:  # noqa: BLE001 - tried again at the next turn, well before the lease ends
+                log.exception("outbox: renewing leases failed")
+
+    async def _loop(self) -> None:
         while not self._stopping:
             try:
                 claimed = await self.fill()
