@@ -33,6 +33,10 @@ class Order(Model):
     fingerprint = fields.CharField(max_length=64)
     version = fields.IntField(default=1)
     placed_at = fields.DatetimeField()
+    # The late conditions the notification scanner has dealt with: the promised date it told
+    # of, and the node visit (its entry time) it told was over its SLA.
+    late_noticed_for = fields.DateField(null=True)
+    overdue_noticed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -1,9 +1,11 @@
 """What time alone brings about: late orders, nodes over their SLA, exceptions nobody took.
 
 One process scans at a time (a lease in the database), every ``[notifications]
-scan_interval_seconds``. Each late condition is told once: a notice's event key names
-the condition (the order and its promised date; the node and when the order entered it),
-and the outbox holds each (event, recipient) once, so a later scan finds it told already.
+scan_interval_seconds``. Each late condition is told once: the order carries a mark of the
+condition it was told of (``late_noticed_for`` = the promised date, ``overdue_noticed_at`` =
+when it entered the node), set in the transaction that writes the notices, so a scan
+reads only orders whose condition is new, a page at a time; and a notice's event key names
+the condition, which the outbox holds once per recipient.
 An exception still open ``escalate_after_minutes`` after it was opened goes to the
 department's manager; as long again after that, to the admins.
 """
@@ -14,8 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot import leases
@@ -24,18 +25,13 @@ from models.orders import Order, OrderException
 from models.people import Role, StaffMember
 from models.store import OrderState, sql
 from notifications.outbox import Notice, write
-from notifications.people import STAFF, Recipient, people
-from notifications.triggers import Audiences, Triggers, answerer, iso
+from notifications.people import STAFF, people
+from notifications.triggers import Answerers, Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"
-BATCH = 500  # orders per INSERT batch
-
-
-async def _write(notices: list[Notice]) -> int:
-    """Write in a transaction of its own that starts by writing (reads before it would make
-    SQLite refuse the write when another process wrote in between)."""
-    async with in_transaction() as conn:
-        return await write(conn, notices)
+BATCH = 500  # orders per page (one transaction each)
+PAGES = 4  # pages per condition per scan: a backlog (an upgrade, a long outage) is worked off
+# over several scans instead of holding the database while events and messages wait
 
 
 class Scanner:
@@ -52,42 +48,48 @@ class Scanner:
         return await self.late() + await self.overdue() + await self.escalate()
 
     # ------------------------------------------------------------ late and overdue orders
-    async def _untold(self, keys: dict[str, Order]) -> dict[str, Order]:
-        """The orders whose condition has not been told to anyone yet."""
-        if not keys:
-            return {}
-        conn = connections.get("default")
-        marks = ", ".join("?" * len(keys))
-        told = await conn.execute_query_dict(sql(conn, f"SELECT DISTINCT event_key FROM outbox WHERE event_key IN "
-                                                       f"({marks})"), list(keys))
-        done = {r["event_key"] for r in told}
-        return {k: o for k, o in keys.items() if k not in done}
-
-    async def _tell(self, kind: str, keyed: dict[str, Order],
-                    facts: Callable[[Order], dict[str, Any]], customers: bool) -> int:
-        """Write a ``kind`` notice for each order not told yet: staff, and the customer side if ``customers``."""
-        items = list((await self._untold(keyed)).items())
+    async def _tell(self, kind: str, condition: Q, key: Callable[[Order], str], facts: Callable[[Order], dict],
+                    mark: str, value: str, *, customers: bool) -> int:
+        """Notices for orders in ``condition``, a page at a time, each marked dealt with in the
+        same transaction (``mark`` set to the order's ``value`` column), told or not: a scan
+        reads only what is new, however many orders are late."""
         conn, written = connections.get("default"), 0
-        for start in range(0, len(items), BATCH):
-            chunk = items[start:start + BATCH]
-            states = [OrderState.of(o) for _, o in chunk]
+        answerers = await Answerers.load(conn)
+        for _ in range(PAGES):
+            page = await Order.filter(condition).order_by("id").limit(BATCH)
+            if not page:
+                break
+            states = [OrderState.of(o) for o in page]
             audiences = await Audiences.load(conn, states, exceptions=True)
+            departments = [self._department(s) for s in states]
+            owners = await answerers.recipients(conn, list(zip(states, departments)))
             notices = []
-            for (key, order), state in zip(chunk, states):
+            for order, state, department, owner in zip(page, states, departments, owners):
                 told = audiences.customer_side(state) if customers else []
-                told += await self._staff(conn, state, audiences)
+                told += audiences.exception_watchers(state.current_node, department)
+                told += audiences.staff_following(state) + owner
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
                            **facts(order)}
-                notices += self.triggers.notices(key, kind, told, payload, order.order_no)
-            written += await _write(notices)
+                notices += self.triggers.notices(key(order), kind, told, payload, order.order_no)
+            async with in_transaction() as tx:  # the marks first: on SQLite that takes the write lock
+                marks = ", ".join("?" * len(page))
+                await tx.execute_query(sql(tx, f"UPDATE orders SET {mark} = {value} WHERE id IN ({marks})"),
+                                       [o.id for o in page])
+                written += await write(tx, notices)
         return written
+
+    def _department(self, order: OrderState) -> str | None:
+        wf = self.engine.workflow_of(order)
+        return wf.node(order.current_node).department if wf.has(order.current_node) else None
 
     async def late(self) -> int:
         """Orders past their promised date, not delivered: the customer side and staff."""
-        late = await Order.filter(self.engine.late_query()).order_by("id")
-        return await self._tell("late", {f"late:{o.order_no}:{o.promised_date}": o for o in late},
-                                lambda o: {"promised_date": o.promised_date.isoformat(),
-                                           "eta": iso(self.engine.eta(o))}, customers=True)
+        new = Q(late_noticed_for__isnull=True) | Q(late_noticed_for__lt=F("promised_date")) | \
+            Q(late_noticed_for__gt=F("promised_date"))
+        return await self._tell(
+            "late", self.engine.late_query() & new, lambda o: f"late:{o.order_no}:{o.promised_date}",
+            lambda o: {"promised_date": o.promised_date.isoformat(), "eta": iso(self.engine.eta(o))},
+            "late_noticed_for", "promised_date", customers=True)
 
     async def overdue(self) -> int:
         """Orders that stayed in a node longer than its SLA: staff only (customers see the ETA move)."""
@@ -97,21 +99,16 @@ class Scanner:
             for node in wf.nodes[: wf.done_index]:
                 over |= Q(workflow=wf.key, current_node=node.key,
                           node_entered_at__lt=now - timedelta(hours=node.sla_hours))
-        orders = await Order.filter(over).order_by("id")
+        new = Q(overdue_noticed_at__isnull=True) | Q(overdue_noticed_at__lt=F("node_entered_at")) | \
+            Q(overdue_noticed_at__gt=F("node_entered_at"))
 
         def facts(o: Order) -> dict[str, Any]:
             sla = self.engine.workflow_of(o).node(o.current_node).sla_hours
             return {"hours": int((now - o.node_entered_at).total_seconds() // 3600), "limit": round(sla, 1)}
 
-        keyed = {f"overdue:{o.order_no}:{o.current_node}:{o.node_entered_at.isoformat()}": o for o in orders}
-        return await self._tell("overdue", keyed, facts, customers=False)
-
-    async def _staff(self, conn: BaseDBAsyncClient, order: OrderState, audiences: Audiences) -> list[Recipient]:
-        """Whoever answers for the order, staff following it, and staff watching its node's exceptions."""
-        wf = self.engine.workflow_of(order)
-        department = wf.node(order.current_node).department if wf.has(order.current_node) else None
-        told = audiences.exception_watchers(order.current_node, department) + audiences.staff_following(order)
-        return told + await answerer(conn, order, department)
+        return await self._tell("overdue", over & new,
+                                lambda o: f"overdue:{o.order_no}:{o.current_node}:{o.node_entered_at.isoformat()}",
+                                facts, "overdue_noticed_at", "node_entered_at", customers=False)
 
     # ------------------------------------------------------------ escalation
     async def escalate(self) -> int:

@@ -18,10 +18,9 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.config import NotificationSettings
-from handlers.common import owner_of
 from models.changes import Change
 from models.engine import ProgressEngine
-from models.store import OrderState
+from models.store import OrderState, sql
 from notifications.outbox import Notice, write
 from notifications.people import CUSTOMER, STAFF, Person, Recipient, Sub, people, subscribers, subscriptions
 
@@ -34,12 +33,36 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def answerer(conn: BaseDBAsyncClient, order: OrderState, department: str | None) -> list[Recipient]:
-    """Whoever answers for the order now (its sales owner, else the node's department, else a manager)."""
-    owner = await owner_of(order, department)
-    person = (await people(conn, STAFF, [owner.id])).get(owner.id) if owner else None
-    rec = person.recipient() if person is not None else None
-    return [rec] if rec else []
+class Answerers:
+    """Whoever answers for an order now: its sales owner, else the first member of the node's
+    department, else a manager (as ``handlers.common.owner_of``), for many orders from one read."""
+
+    def __init__(self, staff: list[dict[str, Any]]) -> None:
+        self.by_code = {m["code"].upper(): m["id"] for m in staff}
+        self.by_department: dict[str, int] = {}
+        for m in staff:
+            if m["department"]:
+                self.by_department.setdefault(m["department"], m["id"])
+        bosses = sorted((m for m in staff if m["role"] in ("admin", "manager")), key=lambda m: (m["role"], m["id"]))
+        self.boss = bosses[0]["id"] if bosses else None
+
+    @classmethod
+    async def load(cls, conn: BaseDBAsyncClient) -> Answerers:
+        rows = await conn.execute_query_dict(sql(conn, "SELECT id, code, role, department FROM staff_members "
+                                                       "WHERE active = ? ORDER BY id"), [True])
+        return cls(rows)
+
+    def staff_id(self, order: OrderState, department: str | None) -> int | None:
+        if order.sales_owner and order.sales_owner.upper() in self.by_code:
+            return self.by_code[order.sales_owner.upper()]
+        return self.by_department.get(department or "") or self.boss
+
+    async def recipients(self, conn: BaseDBAsyncClient, wanted: Sequence[tuple[OrderState, str | None]]
+                         ) -> list[list[Recipient]]:
+        """For each (order, node department): its answerer as a recipient (or nobody)."""
+        ids = [self.staff_id(o, d) for o, d in wanted]
+        found = await people(conn, STAFF, [i for i in ids if i])
+        return [[r] if i in found and (r := found[i].recipient()) else [] for i in ids]
 
 
 class Audiences:
@@ -139,7 +162,8 @@ class Triggers:
         wf = self.engine.workflow_of(order)
         department = wf.node(exc.node).department if wf.has(exc.node) else None
         told = audiences.exception_watchers(exc.node, department) + audiences.staff_following(order)
-        told += await answerer(conn, order, department)
+        [owner] = await (await Answerers.load(conn)).recipients(conn, [(order, department)])
+        told += owner
         resolved = c.kind == "exception_resolved"
         payload = {"order_no": order.order_no, "workflow": order.workflow, "node": exc.node, "kind": exc.kind,
                    "exception_id": exc.id, "note": exc.resolution_note if resolved else exc.note}

@@ -135,3 +135,26 @@ async def test_an_exception_taken_in_time_is_not_escalated(h: Notices, scanner: 
     assert (await OrderException.get(id=exc_id)).escalation_level == 0
     await h.deliver()
     assert not [m for m in h.botapi.sent() if "升级" in m["text"]]
+
+
+async def test_a_scan_deals_with_each_late_order_once_whether_or_not_anyone_was_told(h: Notices,
+                                                                                     scanner: Scanner):
+    """More late orders than a page and nobody to tell: each is marked dealt with, so a later
+    scan reads none of them; a new promised date is a new condition."""
+    from datetime import timedelta
+
+    from models.inputs import CustomerIn, OrderIn
+    from models.orders import Order
+
+    past = h.bot.engine.today() - timedelta(days=3)
+    for i in range(1, 1_101):  # more than two pages of 500
+        await h.bot.engine.create_order(OrderIn(order_no=f"SO2026112{i:05d}", customer=CustomerIn(name=f"客户{i}"),
+                                                promised_date=past))
+    assert await scanner.late() == 0, "no bound customer and no staff: nobody to tell"
+    assert await Order.filter(late_noticed_for=past).count() == 1_100
+    await add_staff("周经理", "manager", "M009", None, {}, "zhou@factory.example")
+    assert await scanner.late() == 0, "already dealt with: the manager added since is not told of old news"
+    await Order.filter(order_no="SO202611200007").update(promised_date=past - timedelta(days=1))
+    assert await scanner.late() == 1, "a new promised date is a new condition: the manager hears of it"
+    [row] = await Outbox.filter(kind="late")
+    assert row.order_no == "SO202611200007" and row.recipient.startswith("staff:")
