@@ -1,11 +1,14 @@
 """The router end to end: who sees what, groups, staff commands, requests, subscriptions, audit."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
 from bot.cards import order_card
+from bot.inbound import Inbound
+from bot.messages import InboundMessage
 from bot.policy import Audience, fields_for
 from bot.texts import TEXTS, placeholders
 from models.audit import AuditLog
@@ -97,6 +100,19 @@ async def test_one_audit_row_per_order_shown(bot: Bot):
     await flow.say("你好")
     assert await AuditLog.all().count() == 1, "a greeting shows no order"
     await bot.flow("1001").say(NO)  # asks for a code: shows nothing
+    assert await AuditLog.all().count() == 1
+
+
+async def test_an_update_delivered_twice_at_once_is_answered_once(bot: Bot):
+    """A platform's retry racing the original: one answer, one audit row; a later copy gets nothing."""
+    await rich_order(bot)
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    inbound = Inbound(bot.dispatcher)
+    msg = InboundMessage(channel="telegram", sender_id="2001", chat_id="2001", text=f"/order {NO}",
+                         message_id="u42", mentioned=True)
+    first, second = await asyncio.gather(inbound(msg), inbound(msg))
+    assert sorted([len(first), len(second)]) == [0, 1] and STOCKING.search((first or second)[0].text)
+    assert await inbound(msg) == []
     assert await AuditLog.all().count() == 1
 
 
