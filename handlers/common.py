@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rapidfuzz import fuzz, process
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from bot import audit
@@ -14,6 +15,7 @@ from models.orders import Order
 from models.people import Role, StaffMember
 from models.requests import CustomerRequest
 from notifications.outbox import enqueue, staff_recipient
+from notifications.triggers import Answerers
 
 FUZZY_CUTOFF = 85
 FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
@@ -92,13 +94,8 @@ async def record_request(ctx: Context, order: Order, kind: str, text: str) -> st
 
 
 async def owner_of(order: Order, node_department: str | None) -> StaffMember | None:
-    """Who answers for the order now: its sales owner, else the current node's department, else a manager."""
-    if order.sales_owner:
-        member = await StaffMember.filter(code=order.sales_owner, active=True).first()
-        if member:
-            return member
-    if node_department:
-        member = await StaffMember.filter(department=node_department, active=True).order_by("id").first()
-        if member:
-            return member
-    return await StaffMember.filter(role__in=(Role.MANAGER, Role.ADMIN), active=True).order_by("role", "id").first()
+    """Who answers for the order now: its sales owner, else the current node's department, else a
+    manager (the rule is ``notifications.triggers.Answerers``, which the notices use too)."""
+    answerers = await Answerers.load(connections.get("default"))
+    staff_id = answerers.staff_id(order, node_department)
+    return await StaffMember.get_or_none(id=staff_id) if staff_id else None

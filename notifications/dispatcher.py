@@ -36,7 +36,7 @@ from bot.messages import Reply, Target
 from models.engine import ProgressEngine
 from models.store import sql
 from notifications.mail import MailNotices
-from notifications.people import CUSTOMER, Person, person_of
+from notifications.people import CUSTOMER, Person, as_datetime, person_of
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
 from notifications.triggers import DIGESTED
@@ -112,8 +112,6 @@ class Dispatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll)
-            if self._inflight and len(self._inflight) >= self.concurrency:
-                await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
 
     async def fill(self) -> int:
         """Claim as many rows as there is room for and start sending them; how many were claimed."""
@@ -280,8 +278,7 @@ class Dispatcher:
         conn = connections.get("default")
         rows = await conn.execute_query_dict(sql(conn, "SELECT last_inbound_at FROM identities WHERE channel = ? "
                                                        "AND external_id = ?"), [target.channel, target.address])
-        value = rows[0]["last_inbound_at"] if rows else None
-        return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
+        return as_datetime(rows[0]["last_inbound_at"]) if rows else None
 
     async def _send(self, target: Target, reply: Reply, row: dict[str, Any], person: Person | None) -> Delivery:
         adapter = self.channels.get(target.channel)

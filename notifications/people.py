@@ -83,7 +83,8 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def _when(value: Any) -> datetime | None:
+def as_datetime(value: Any) -> datetime | None:
+    """A datetime as the driver returns it (SQLite: ISO text)."""
     return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
@@ -108,7 +109,7 @@ async def people(conn: BaseDBAsyncClient, kind: str, ids: Iterable[int], *, boun
             f"WHERE {column} IN ({_marks(len(found))}) ORDER BY id")), list(found))
         for i in idents:
             found[i["owner"]].identities.append(Seat(Target(i["channel"], i["external_id"]),
-                                                     _when(i["last_inbound_at"]), i["locale"], i["timezone"]))
+                                                     as_datetime(i["last_inbound_at"]), i["locale"], i["timezone"]))
     if bound_only:
         found = {k: p for k, p in found.items() if p.identities}
     return found

@@ -20,6 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.config import NotificationSettings
 from models.changes import Change
 from models.engine import ProgressEngine
+from models.orders import Order
 from models.store import OrderState, sql
 from notifications.outbox import Notice, write
 from notifications.people import CUSTOMER, STAFF, Person, Recipient, Sub, people, subscribers, subscriptions
@@ -35,7 +36,7 @@ def iso(value: datetime | None) -> str | None:
 
 class Answerers:
     """Whoever answers for an order now: its sales owner, else the first member of the node's
-    department, else a manager (as ``handlers.common.owner_of``), for many orders from one read."""
+    department, else a manager, for many orders from one read (``handlers.common.owner_of`` asks it too)."""
 
     def __init__(self, staff: list[dict[str, Any]]) -> None:
         self.by_code = {m["code"].upper(): m["id"] for m in staff}
@@ -52,7 +53,7 @@ class Answerers:
                                                        "WHERE active = ? ORDER BY id"), [True])
         return cls(rows)
 
-    def staff_id(self, order: OrderState, department: str | None) -> int | None:
+    def staff_id(self, order: OrderState | Order, department: str | None) -> int | None:
         if order.sales_owner and order.sales_owner.upper() in self.by_code:
             return self.by_code[order.sales_owner.upper()]
         return self.by_department.get(department or "") or self.boss
