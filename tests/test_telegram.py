@@ -198,6 +198,16 @@ async def test_429_is_honoured_then_sent_once(botapi):
     await sender.close()
 
 
+async def test_a_chats_gap_runs_from_when_telegram_had_its_last_message(botapi):
+    """A slow call must not bring two messages to one chat closer together where Telegram counts them."""
+    botapi.late_first = 0.6
+    sender = TelegramSender(_bot(botapi), rate=1000)
+    await asyncio.gather(sender.send("1011", Reply("first")), sender.send("1011", Reply("second")))
+    times = [t for m, p, t in botapi.calls if m == "sendMessage" and p["chat_id"] == "1011"]
+    assert botapi.texts(1011) == ["first", "second"] and times[1] - times[0] >= 0.99
+    await sender.close()
+
+
 async def test_one_message_a_second_per_chat_and_replies_first(botapi):
     sender = TelegramSender(_bot(botapi), rate=1000)
     notices = [asyncio.ensure_future(sender.send("1009", Reply(f"notice {i}"), NOTICE)) for i in range(2)]

@@ -4,7 +4,9 @@ Telegram allows about one message a second per chat, twenty a minute per group a
 a second overall (``[telegram] rate_limit_per_second``), and answers 429 with
 ``retry_after`` past them. Each chat has its own queue (replies before notifications, then
 in order); chats take turns in the order of their first waiting message, and a chat that
-must still wait holds up nobody else. A 429 pauses all sending for as long as Telegram
+must still wait holds up nobody else. A chat's gap runs from the moment Telegram has
+answered its last message, not from when that was sent: a slow call (a new connection, a
+retry) must not bring two messages closer together where Telegram counts them. A 429 pauses all sending for as long as Telegram
 asks, and the message goes again.
 """
 from __future__ import annotations
@@ -89,6 +91,7 @@ class TelegramSender:
         self._later: list[tuple[float, str]] = []  # chats that must wait, by when they may send
         self._free_at: dict[str, float] = {}  # chat -> when it may be written to again
         self._scheduled: set[str] = set()
+        self._busy: set[str] = set()  # chats with a message on its way: their gap starts when it arrives
         self._seq = itertools.count()
         self._next_any = 0.0
         self._paused_until = 0.0
@@ -101,7 +104,7 @@ class TelegramSender:
         """Take the limiter's slot for ``reply`` to go out right now by another road (the answer
         to a webhook call); False when it would break a limit or overtake a waiting message."""
         loop_now = asyncio.get_running_loop().time()
-        if len(reply.text) > MAX_TEXT or chat_id in self._chats:
+        if len(reply.text) > MAX_TEXT or chat_id in self._chats or chat_id in self._busy:
             return False
         if max(self._paused_until, self._free_at.get(chat_id, 0.0)) > loop_now or self._next_any > loop_now + GRACE:
             return False
@@ -137,8 +140,8 @@ class TelegramSender:
 
     def _schedule(self, chat_id: str, now: float, *, fresh: bool = False) -> None:
         """Put a chat with waiting items in line: now, or when its gap has passed."""
-        if chat_id in self._scheduled and not fresh:
-            return
+        if chat_id in self._busy or (chat_id in self._scheduled and not fresh):
+            return  # a busy chat is scheduled when its message in flight has arrived
         head = self._chats[chat_id][0]
         free_at = self._free_at.get(chat_id, 0.0)
         if free_at <= now:
@@ -157,14 +160,12 @@ class TelegramSender:
             queue = self._chats.get(chat_id)
             if not queue or (queue[0].priority, queue[0].seq) != (priority, seq):
                 continue  # a stale turn: a reply has overtaken that chat's head since
-            if self._free_at.get(chat_id, 0.0) > now:
+            if chat_id in self._busy or self._free_at.get(chat_id, 0.0) > now:
                 continue  # a stale turn of a chat that has sent since and waits its gap in _later
             item = heapq.heappop(queue)
             self._scheduled.discard(chat_id)
-            self._gap(chat_id, now)
-            if queue:
-                self._schedule(chat_id, now)
-            else:
+            self._busy.add(chat_id)
+            if not queue:
                 del self._chats[chat_id]
             return item
         return None
@@ -207,6 +208,16 @@ class TelegramSender:
             item.future.set_result(Delivery.failed(f"telegram: {e}", retryable=True))
         finally:
             self._in_flight.release()
+            self._arrived(item.chat_id)
+
+    def _arrived(self, chat_id: str) -> None:
+        """Telegram has answered for ``chat_id``: its gap starts now, then its next message may go."""
+        now = asyncio.get_running_loop().time()
+        self._busy.discard(chat_id)
+        self._gap(chat_id, now)
+        if chat_id in self._chats:
+            self._schedule(chat_id, now)
+            self._wake.set()
 
     async def close(self) -> None:
         """Stop sending; what still waits fails as retryable (a notice will be tried again)."""
