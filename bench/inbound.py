@@ -217,6 +217,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     finally:
         bare.stop()
 
+    total = len(bodies) + len(extra)
     ours, yardstick = len(bodies) / wall, len(lookups) / bare_wall
     rss = mb(max(hwm, sampler.peak_kb))
     print(f"\nupdates          {len(bodies)} at concurrency {args.concurrency}, each from its own chat")
@@ -227,6 +228,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
           f"p50 {pct(bare_lat, 50):.1f} ms")
     print(f"offered          {args.rate:.0f}/s for {args.seconds:.0f} s: p50 {pct(opened, 50):.1f} ms  "
           f"p99 {pct(opened, 99):.1f} ms  max {max(opened):.1f} ms")
+    print(f"answers          {total - api.sent:,} of {total:,} carried back in the webhook response, "
+          f"{api.sent:,} as sendMessage calls")
     print(f"peak RSS         {rss:.1f} MB")
     ratio = ours / yardstick
     print("\n== summary ==")

@@ -16,7 +16,7 @@ from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
 
-from models import APP_LABEL, MIGRATIONS, MODEL_MODULES
+from models import APP_LABEL, MIGRATIONS, MODEL_MODULES, batch
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,10 @@ async def database(url: str) -> AsyncIterator[TortoiseContext]:
         warnings.simplefilter("ignore")
         async with ctx:
             await ctx.init(config=tortoise_config(url), _enable_global_fallback=True)
-            yield ctx
+            try:
+                yield ctx
+            finally:
+                await batch.close(ctx.connections.get("default"))
 
 
 def _executor() -> MigrationExecutor:

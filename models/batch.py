@@ -1,4 +1,4 @@
-"""Group commit for the conversation's small statements on SQLite: one trip, one transaction.
+"""Group commit for the conversation's small statements on SQLite: one batch, one transaction.
 
 SQLite is one connection served by aiosqlite's thread. Every statement is a trip there
 and back (a queue, a thread switch, a wake-up of the event loop), and every write outside
@@ -6,12 +6,20 @@ a transaction is a commit of its own. An update through the conversation makes a
 such statements; with many updates in flight the trips, not the database, set the pace.
 
 So statements from all the coroutines in flight are queued here, and one task runs
-whatever is waiting in a single trip to the database thread, inside one transaction (the
-way ``models.writer`` groups node events). Each caller hears after that transaction has
-committed: what it wrote is as durable as an autocommit write would have been, only the
-commit is shared. A statement that fails (a unique key, say) fails alone, as in
-autocommit; if SQLite rolled the whole transaction back, every statement of it fails.
-Independent statements of one caller, started together (``asyncio.gather``), share a trip.
+whatever is waiting in one go, inside one transaction (the way ``models.writer`` groups
+node events). The batch runs on the event loop itself, on a second connection of our own
+that never waits for a lock: a batch of small statements on a local file takes a fraction
+of a millisecond, less than the trip to the thread and back, and the two threads no longer
+trade the GIL on every statement (bench/inbound.py: about 40 % less CPU per update). When
+another connection holds the write lock (an ORM transaction on aiosqlite's thread, or
+another process), that batch goes to aiosqlite's thread instead and waits there, as before.
+Checkpoints (copying the WAL into the file) stay on that thread too.
+
+Each caller hears after its batch's transaction has committed: what it wrote is as
+durable as an autocommit write would have been, only the commit is shared. A statement
+that fails (a unique key, say) fails alone, as in autocommit; if SQLite rolled the whole
+transaction back, every statement of it fails. Independent statements of one caller,
+started together (``asyncio.gather``), share a batch.
 
 PostgreSQL has a pool and real concurrency, and statements inside an ORM transaction
 must stay on that transaction's connection: both run each statement directly.
@@ -19,6 +27,8 @@ must stay on that transaction's connection: both run each statement directly.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
 import sqlite3
 import weakref
@@ -31,9 +41,11 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 
+CHECKPOINT_EVERY = 64  # batches between checkpoints: SQLite's own default is about every 1,000 pages
 MAX_BATCH = 256  # statements per trip: a bound on how long one trip holds the connection
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
+log = logging.getLogger(__name__)
 _batchers: weakref.WeakKeyDictionary[BaseDBAsyncClient, Batcher] = weakref.WeakKeyDictionary()
 
 
@@ -57,6 +69,48 @@ class Batcher:
         self.client = client
         self._queue: list[tuple[str, Sequence[Any], asyncio.Future]] = []
         self._task: asyncio.Task | None = None
+        self._own: sqlite3.Connection | None = None
+        self._own_tried = False
+        self._written = 0  # batches committed on our own connection
+        self._checkpointing: asyncio.Task | None = None
+
+    def own(self) -> sqlite3.Connection | None:
+        """The connection batches run on in the event loop; None for an in-memory database.
+
+        ``timeout=0``: a busy database is reported at once instead of blocking the loop.
+        It gets the pragmas the ORM's connection got (WAL itself is kept by the file).
+        """
+        if not self._own_tried:
+            self._own_tried = True
+            path = getattr(self.client, "filename", ":memory:")
+            if path != ":memory:" and "mode=memory" not in path:
+                own = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+                own.row_factory = sqlite3.Row
+                for pragma, value in getattr(self.client, "pragmas", {}).items():
+                    if pragma != "journal_mode":
+                        own.execute(f"PRAGMA {pragma}={value}")
+                # A checkpoint (copying the WAL into the file, with an fsync) is no work for
+                # the event loop: the ORM's connection does it, in its thread (see _drain).
+                own.execute("PRAGMA wal_autocheckpoint=0")
+                self._own = own
+        return self._own
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, on the ORM connection's thread (PASSIVE: it
+        waits for nobody, and writers go on meanwhile)."""
+        if self._checkpointing is None or self._checkpointing.done():
+            self._checkpointing = asyncio.get_running_loop().create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await self.client.execute_query("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as e:  # noqa: BLE001 - the next one will do; the WAL only grows meanwhile
+            log.warning("database: WAL checkpoint failed: %s", e)
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
     def submit(self, text: str, params: Sequence[Any]) -> asyncio.Future:
         """Queue one statement; the future gets its rows (dicts) once the batch has committed."""
@@ -71,15 +125,24 @@ class Batcher:
         """Wait until everything queued so far has been written (at shutdown)."""
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
+        if self._checkpointing is not None:
+            await self._checkpointing
 
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            statements = [(s, p) for s, p, _ in batch]
             try:
-                # The client's lock: an ORM transaction on this connection is never split by a batch.
-                async with self.client.acquire_connection() as conn:
-                    # aiosqlite's own way to run a function in its thread (what execute() uses).
-                    outcomes = await conn._execute(_run, conn._conn, [(s, p) for s, p, _ in batch])
+                outcomes = _run_here(self.own(), statements)
+                if outcomes is not None:
+                    self._written += 1
+                    if self._written % CHECKPOINT_EVERY == 0:
+                        self._checkpoint()
+                else:  # locked by another connection: wait for it on the thread
+                    # The client's lock: an ORM transaction on that connection is never split by a batch.
+                    async with self.client.acquire_connection() as conn:
+                        # aiosqlite's own way to run a function in its thread (what execute() uses).
+                        outcomes = await conn._execute(_run, conn._conn, statements)
             except Exception as e:  # noqa: BLE001 - the whole batch failed: each caller hears it
                 outcomes = [e] * len(batch)
             except BaseException:  # cancelled (the loop is closing): nobody may wait for ever
@@ -97,9 +160,26 @@ class Batcher:
                     future.set_result(outcome)
 
 
+def _run_here(own: sqlite3.Connection | None, statements: list[tuple[str, Sequence[Any]]]) -> list[Any] | None:
+    """On the event loop: ``_run`` on our own connection; None when the database was busy.
+
+    Busy means another connection holds the write lock (SQLite says so at BEGIN IMMEDIATE,
+    at once, since this connection never waits). ``_run`` has rolled back whatever it had
+    begun, so nothing of the batch holds and it can run again elsewhere.
+    """
+    if own is None:
+        return None
+    try:
+        return _run(own, statements)
+    except sqlite3.OperationalError as e:
+        if e.sqlite_errorcode & 0xFF in _BUSY:  # extended codes (BUSY_SNAPSHOT...) too
+            return None
+        raise
+
+
 def _run(raw: sqlite3.Connection, statements: list[tuple[str, Sequence[Any]]]) -> list[Any]:
-    """In the database thread: the statements in one transaction; each one's rows or error."""
-    writes = any(s.lstrip()[:7].upper().startswith(_WRITES) for s, _ in statements)
+    """The statements in one transaction; each one's rows or error."""
+    writes = not all(_reads(s) for s, _ in statements)
     # IMMEDIATE takes the write lock up front (waiting busy_timeout for another process),
     # instead of failing at the first write after a read.
     raw.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
@@ -118,6 +198,12 @@ def _run(raw: sqlite3.Connection, statements: list[tuple[str, Sequence[Any]]]) -
             raw.execute("ROLLBACK")
         raise
     return outcomes
+
+
+@functools.lru_cache(maxsize=512)
+def _reads(text: str) -> bool:
+    """A plain SELECT; anything else may write, and takes the write lock when its batch begins."""
+    return text.lstrip()[:6].upper() == "SELECT"
 
 
 def _translated(e: Exception) -> Exception:
@@ -202,6 +288,14 @@ async def soon(text: str, params: Sequence[Any]) -> None:
 def _seen(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+async def close(client: BaseDBAsyncClient) -> None:
+    """The database behind ``client`` is closing: write what is queued, close our own connection."""
+    batcher = _batchers.pop(client, None)
+    if batcher is not None:
+        await batcher.flush()
+        batcher.close()
 
 
 async def flush() -> None:

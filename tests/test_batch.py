@@ -1,0 +1,123 @@
+"""Group commit on SQLite (models.batch): batches run on the event loop on a connection of
+their own, and wait on aiosqlite's thread, not on the loop, while someone else writes."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.db import database
+from models import store
+from models.conversation import InboundDedupe
+from models.schedule import utcnow
+
+from conftest import PG_URL
+
+sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="SQLite only: PostgreSQL runs each statement directly")
+INSERT = "INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?)"
+
+
+def _insert(key: str) -> tuple[str, list]:
+    return INSERT, ["test", key, utcnow()]
+
+
+async def _ticks_while(work) -> tuple[object, int]:
+    """Run ``work``; how many 10-ms ticks the event loop managed meanwhile."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        return await work, ticks
+    finally:
+        ticker.cancel()
+
+
+async def test_what_a_batch_writes_the_orm_reads_and_the_other_way_round(db):
+    await store.execute(*_insert("a"))
+    assert await InboundDedupe.filter(channel="test", message_key="a").exists()
+    await InboundDedupe.create(channel="test", message_key="b")
+    rows = await store.execute("SELECT message_key FROM inbound_dedupe WHERE channel = ? ORDER BY message_key",
+                               ["test"])
+    assert [r["message_key"] for r in rows] == ["a", "b"]
+
+
+async def test_a_failing_statement_fails_alone(db):
+    await store.execute(*_insert("x"))
+    outcomes = await asyncio.gather(store.execute(*_insert("x")), store.execute(*_insert("y")),
+                                    return_exceptions=True)
+    assert isinstance(outcomes[0], IntegrityError) and outcomes[1] == []
+    assert await InboundDedupe.filter(channel="test").count() == 2
+
+
+@sqlite_only
+async def test_a_batch_waits_for_an_orm_transaction_without_holding_up_the_loop(db):
+    started, order = asyncio.Event(), []
+
+    async def transaction() -> None:
+        async with in_transaction():
+            await InboundDedupe.create(channel="test", message_key="in-transaction")
+            started.set()
+            await asyncio.sleep(0.4)
+            order.append("transaction committed")
+
+    async def batched() -> None:
+        await started.wait()
+        await store.execute(*_insert("batched"))
+        order.append("batch committed")
+
+    _, ticks = await _ticks_while(asyncio.gather(transaction(), batched()))
+    assert order == ["transaction committed", "batch committed"]
+    assert ticks >= 20, "the event loop ran on while the batch waited for the write lock"
+    assert await InboundDedupe.filter(channel="test").count() == 2
+
+
+@sqlite_only
+async def test_a_batch_waits_for_another_process_without_holding_up_the_loop(settings, db):
+    path = settings.database.url.removeprefix("sqlite://").split("?")[0]
+    locked, release = threading.Event(), threading.Event()
+
+    def other_process() -> None:  # another program writing to the same file
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(INSERT, ["test", "other", utcnow().isoformat()])
+        locked.set()
+        release.wait(5)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    await asyncio.to_thread(locked.wait, 5)
+    asyncio.get_running_loop().call_later(0.4, release.set)
+    began = time.monotonic()
+    _, ticks = await _ticks_while(store.execute(*_insert("ours")))
+    thread.join()
+    assert time.monotonic() - began >= 0.35, "the write waited for the other writer"
+    assert ticks >= 20, "the event loop ran on meanwhile"
+    assert await InboundDedupe.filter(channel="test").count() == 2
+
+
+@sqlite_only
+async def test_closing_the_database_leaves_no_handle_on_its_file(tmp_path: Path):
+    url = f"sqlite://{tmp_path / 'closing.db'}"
+    async with database(url):
+        from bot.db import apply_migrations
+
+        await apply_migrations()
+        await store.execute(*_insert("a"))
+    handles = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+               if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [h for h in handles if "closing.db" in h]
