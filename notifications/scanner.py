@@ -29,8 +29,9 @@ from notifications.people import STAFF, people
 from notifications.triggers import Answerers, Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"
-BATCH = 500  # orders per page (one transaction each)
-PAGES = 4  # pages per condition per scan: a backlog (an upgrade, a long outage) is worked off
+BATCH = 100  # orders per page (one transaction each): a page's work holds up the event loop
+# for a few milliseconds, not the tens a page of 500 took (bench/inbound.py's p99)
+PAGES = 20  # pages per condition per scan: a backlog (an upgrade, a long outage) is worked off
 # over several scans instead of holding the database while events and messages wait
 
 

@@ -121,3 +121,23 @@ async def test_closing_the_database_leaves_no_handle_on_its_file(tmp_path: Path)
     handles = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                if os.path.exists(f"/proc/self/fd/{fd}")]
     assert not [h for h in handles if "closing.db" in h]
+
+
+@sqlite_only
+async def test_both_connections_keep_the_same_settings(db):
+    """The batch's own connection enforces foreign keys and syncs like the ORM's; the WAL file is
+    kept between checkpoints (64 MB) rather than cut to Tortoise's 16 KB."""
+    from tortoise import connections
+
+    from models import batch
+
+    orm = connections.get("default")
+    own = batch._batcher(orm).own()
+    for pragma in ("foreign_keys", "synchronous", "journal_size_limit"):
+        ours = own.execute(f"PRAGMA {pragma}").fetchone()[0]
+        assert (await orm.execute_query_dict(f"PRAGMA {pragma}"))[0][pragma] == ours, pragma
+    assert own.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
+    assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # an identity bound to a customer that does not exist
+        await store.execute("INSERT INTO identities (channel, external_id, customer_id, created_at) "
+                            "VALUES (?, ?, ?, ?)", ["test", "1", 999_999, utcnow()])
