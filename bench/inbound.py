@@ -213,7 +213,9 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     try:
         await wait_healthy(bare)
         lookups = [json.dumps({"order_no": order_no(i)}).encode() for i in range(args.updates)]
+        bare_cpu = proc_cpu_s(bare.proc.pid)
         bare_wall, bare_lat = await closed_loop(bare.base + "/lookup", lookups, args.concurrency, None)
+        bare_ms = (proc_cpu_s(bare.proc.pid) - bare_cpu) / len(lookups) * 1000
     finally:
         bare.stop()
 
@@ -225,7 +227,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     print(f"latency ms       p50 {pct(closed, 50):.1f}  p99 {pct(closed, 99):.1f}  max {max(closed):.1f}")
     print(f"server CPU       {server_ms:.2f} ms/update")
     print(f"bare handler     {yardstick:.0f} requests/s (aiohttp + one SQLite lookup), "
-          f"p50 {pct(bare_lat, 50):.1f} ms")
+          f"p50 {pct(bare_lat, 50):.1f} ms, {bare_ms:.2f} ms CPU/request")
     print(f"offered          {args.rate:.0f}/s for {args.seconds:.0f} s: p50 {pct(opened, 50):.1f} ms  "
           f"p99 {pct(opened, 99):.1f} ms  max {max(opened):.1f} ms")
     print(f"answers          {total - api.sent:,} of {total:,} carried back in the webhook response, "

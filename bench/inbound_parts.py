@@ -1,0 +1,106 @@
+"""Where an update's CPU goes, in process: the conversation pipeline without HTTP.
+
+Seeds the same database as bench/inbound.py (customers whose Telegram chats are bound to an
+order), then hands ``-n`` messages ("SO… 到哪了") straight to the pipeline (``Inbound``: dedupe,
+rate limits, identity, conversation lease, intent, order, card, audit) at concurrency ``-c``,
+and splits the CPU per update into the SQLite batches' own work (statements, commits, rows
+turned into dicts), the intent parser, and everything else (asyncio, model instances, the
+card, the view policy). With bench/inbound.py's HTTP figures this bounds the ratio a single
+process can reach: HTTP alone costs about what the bare handler costs in all.
+
+    python bench/inbound_parts.py
+    python bench/inbound_parts.py -n 8000 -c 32
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from inbound import FIRST_USER, order_no, seed  # noqa: E402 - sibling script
+from bot.app import build_dispatcher, build_engine
+from bot.background import Background
+from bot.config import Settings
+from bot.db import database, ensure_schema
+from bot.inbound import Inbound
+from bot.messages import InboundMessage
+from models import batch
+
+WARM = 50
+
+
+class Timed:
+    """Adds up the thread CPU spent inside a function (each runs on the event loop's thread here)."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self.owner, self.name, self.inner, self.seconds, self.calls = owner, name, getattr(owner, name), 0.0, 0
+
+        def timed(*a, **kw):
+            started = time.thread_time()
+            try:
+                return self.inner(*a, **kw)
+            finally:
+                self.seconds += time.thread_time() - started
+                self.calls += 1
+
+        setattr(owner, name, timed)
+
+    def reset(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+
+async def measure(n: int, concurrency: int, folder: Path) -> None:
+    url = f"sqlite://{folder / 'parts.db'}"
+    async with database(url):
+        await ensure_schema(auto_migrate=True)
+    await seed(url, n)
+    settings = Settings(database={"url": url}, security={"secret_key": "bench-" * 8})
+    engine = build_engine(settings)
+    async with database(url):
+        inbound = Inbound(build_dispatcher(settings, engine, Background()))
+        sql = Timed(batch, "_run")
+        nlu = Timed(inbound.dispatcher.services.parser, "parse")
+        messages = [InboundMessage(channel="telegram", sender_id=str(FIRST_USER + i), chat_id=str(FIRST_USER + i),
+                                   text=f"{order_no(i)} 到哪了", message_id=f"u{i + 1}", mentioned=True,
+                                   language="zh-hans", raw={}) for i in range(n)]
+        for msg in messages[:WARM]:
+            answer = await inbound(msg)
+        assert answer and order_no(WARM - 1) in answer[0].text, answer
+        sql.reset(), nlu.reset()
+        queue = messages[WARM:]
+
+        async def client() -> None:
+            while queue:
+                await inbound(queue.pop())
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await batch.flush()
+    done = n - WARM
+    per = lambda seconds: seconds / done * 1000  # noqa: E731
+    print(f"\nupdates          {done:,} at concurrency {concurrency}, no HTTP")
+    print(f"updates/s        {done / wall:,.0f}")
+    print(f"CPU              {per(cpu):.3f} ms/update, of which")
+    print(f"  SQLite batches {per(sql.seconds):.3f} ms  ({sql.calls / done:.2f} batches/update)")
+    print(f"  intent parser  {per(nlu.seconds):.3f} ms")
+    print(f"  the rest       {per(cpu - sql.seconds - nlu.seconds):.3f} ms  (asyncio, models, card, policy, audit)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", "--updates", type=int, default=4000)
+    p.add_argument("-c", "--concurrency", type=int, default=16)
+    args = p.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="orderbot-parts-"))
+    try:
+        asyncio.run(measure(args.updates, args.concurrency, folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
