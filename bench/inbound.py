@@ -220,7 +220,19 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         bare.stop()
 
     total = len(bodies) + len(extra)
-    ours, yardstick = len(bodies) / wall, len(lookups) / bare_wall
+    floor_port = free_port()
+    floor = Server(subprocess.Popen([sys.executable, str(Path(__file__).with_name("floor_lookup.py")), str(db_file),
+                                     str(floor_port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+                   f"http://127.0.0.1:{floor_port}", folder / "floor.log")
+    try:
+        await wait_healthy(floor)
+        floor_cpu = proc_cpu_s(floor.proc.pid)
+        floor_wall, floor_lat = await closed_loop(floor.base + "/update", bodies, args.concurrency, None)
+        floor_ms = (proc_cpu_s(floor.proc.pid) - floor_cpu) / len(bodies) * 1000
+    finally:
+        floor.stop()
+
+    ours, yardstick, floor_rate = len(bodies) / wall, len(lookups) / bare_wall, len(bodies) / floor_wall
     rss = mb(max(hwm, sampler.peak_kb))
     print(f"\nupdates          {len(bodies)} at concurrency {args.concurrency}, each from its own chat")
     print(f"updates/s        {ours:.0f}   (post → sendMessage received)")
@@ -228,6 +240,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     print(f"server CPU       {server_ms:.2f} ms/update")
     print(f"bare handler     {yardstick:.0f} requests/s (aiohttp + one SQLite lookup), "
           f"p50 {pct(bare_lat, 50):.1f} ms, {bare_ms:.2f} ms CPU/request")
+    print(f"floor handler    {floor_rate:.0f} updates/s (aiohttp + only the database work an update must do), "
+          f"p50 {pct(floor_lat, 50):.1f} ms, {floor_ms:.2f} ms CPU/update: ratio {floor_rate / yardstick:.2f}")
     print(f"offered          {args.rate:.0f}/s for {args.seconds:.0f} s: p50 {pct(opened, 50):.1f} ms  "
           f"p99 {pct(opened, 99):.1f} ms  max {max(opened):.1f} ms")
     print(f"answers          {total - api.sent:,} of {total:,} carried back in the webhook response, "
