@@ -10,11 +10,14 @@ process can reach: HTTP alone costs about what the bare handler costs in all.
 
     python bench/inbound_parts.py
     python bench/inbound_parts.py -n 8000 -c 32
+    python bench/inbound_parts.py --profile       # and where, function by function
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import shutil
 import tempfile
 import time
@@ -52,7 +55,7 @@ class Timed:
         self.seconds, self.calls = 0.0, 0
 
 
-async def measure(n: int, concurrency: int, folder: Path) -> None:
+async def measure(n: int, concurrency: int, folder: Path, profile: bool = False) -> None:
     url = f"sqlite://{folder / 'parts.db'}"
     async with database(url):
         await ensure_schema(auto_migrate=True)
@@ -76,8 +79,13 @@ async def measure(n: int, concurrency: int, folder: Path) -> None:
             while queue:
                 await inbound(queue.pop())
 
+        profiler = cProfile.Profile() if profile else None
         wall, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         await asyncio.gather(*(client() for _ in range(concurrency)))
+        if profiler:
+            profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         await batch.flush()
     done = n - WARM
@@ -88,16 +96,20 @@ async def measure(n: int, concurrency: int, folder: Path) -> None:
     print(f"  SQLite batches {per(sql.seconds):.3f} ms  ({sql.calls / done:.2f} batches/update)")
     print(f"  intent parser  {per(nlu.seconds):.3f} ms")
     print(f"  the rest       {per(cpu - sql.seconds - nlu.seconds):.3f} ms  (asyncio, models, card, policy, audit)")
+    if profiler:
+        print("\n(figures above are inflated by the profiler)")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", "--updates", type=int, default=4000)
     p.add_argument("-c", "--concurrency", type=int, default=16)
+    p.add_argument("--profile", action="store_true", help="also print cProfile's busiest functions")
     args = p.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="orderbot-parts-"))
     try:
-        asyncio.run(measure(args.updates, args.concurrency, folder))
+        asyncio.run(measure(args.updates, args.concurrency, folder, args.profile))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
