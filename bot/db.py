@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
@@ -42,8 +43,12 @@ def tortoise_config(url: str) -> dict[str, Any]:
         # append then waits for the journal while a checkpoint syncs (stalls of 5-100 ms seen
         # in bench/inbound.py).
         url += "&journal_size_limit=67108864"
+    connection: str | dict[str, Any] = url
+    if url.startswith("sqlite://"):
+        # Tortoise's SQLite backend with transactions that begin IMMEDIATE (models/sqlite.py).
+        connection = {**expand_db_url(url), "engine": "models.sqlite"}
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": list(MODEL_MODULES),

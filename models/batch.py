@@ -13,7 +13,9 @@ of a millisecond, less than the trip to the thread and back, and the two threads
 trade the GIL on every statement (bench/inbound.py: about 40 % less CPU per update). When
 another connection holds the write lock (an ORM transaction on aiosqlite's thread, or
 another process), that batch goes to aiosqlite's thread instead and waits there, as before.
-Checkpoints (copying the WAL into the file) stay on that thread too.
+Checkpoints (copying the WAL into the file) stay on that thread too. ORM transactions begin
+IMMEDIATE (``models/sqlite.py``): with two connections, one that read before a batch
+committed could otherwise not write afterwards.
 
 Each caller hears after its batch's transaction has committed: what it wrote is as
 durable as an autocommit write would have been, only the commit is shared. A statement

@@ -141,3 +141,24 @@ async def test_both_connections_keep_the_same_settings(db):
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # an identity bound to a customer that does not exist
         await store.execute("INSERT INTO identities (channel, external_id, customer_id, created_at) "
                             "VALUES (?, ?, ?, ?)", ["test", "1", 999_999, utcnow()])
+
+
+@sqlite_only
+async def test_an_orm_transaction_that_reads_first_can_still_write_while_batches_commit(db):
+    """Two connections to one WAL file: a transaction that read before a batch committed must
+    not then fail to write (SQLite's BUSY_SNAPSHOT); ORM transactions take the write lock first."""
+    go = asyncio.Event()
+
+    async def conversation_elsewhere() -> None:  # started outside the transaction: it batches
+        await go.wait()
+        await store.execute(*_insert("batched"))
+
+    elsewhere = asyncio.create_task(conversation_elsewhere())
+    await asyncio.sleep(0)
+    async with in_transaction():
+        await InboundDedupe.filter(channel="test").count()  # a read first
+        go.set()
+        await asyncio.sleep(0.1)  # the batch tries to commit meanwhile
+        await InboundDedupe.create(channel="test", message_key="orm")  # then a write
+    await elsewhere
+    assert await InboundDedupe.filter(channel="test").count() == 2
