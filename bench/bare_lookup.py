@@ -14,8 +14,25 @@ import aiosqlite
 from aiohttp import web
 
 
-async def make_app(path: str) -> web.Application:
+def yardstick_app(path: str, handler, close) -> web.Application:
+    """``handler`` at ``POST path``, ``GET /healthz`` for the bench to wait on, ``close()`` at cleanup."""
     app = web.Application()
+    app.router.add_post(path, handler)
+    app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+
+    async def cleanup(app: web.Application) -> None:
+        await close()
+
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+def run(app) -> None:
+    """Serve ``app`` (or the coroutine making it) on loopback at the port given after the database file."""
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+
+
+async def make_app(path: str) -> web.Application:
     db = await aiosqlite.connect(path)
 
     async def lookup(request: web.Request) -> web.Response:
@@ -24,14 +41,8 @@ async def make_app(path: str) -> web.Application:
             row = await cur.fetchone()
         return web.json_response({"node": row[0] if row else None})
 
-    async def close(app: web.Application) -> None:
-        await db.close()
-
-    app.router.add_post("/lookup", lookup)
-    app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
-    app.on_cleanup.append(close)
-    return app
+    return yardstick_app("/lookup", lookup, db.close)
 
 
 if __name__ == "__main__":
-    web.run_app(make_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+    run(make_app(sys.argv[1]))

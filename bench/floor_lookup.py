@@ -24,12 +24,13 @@ from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
+from bare_lookup import run, yardstick_app  # noqa: E402 - sibling script
+
 ORDER_NO = re.compile(r"SO\d+")
 OWNER = "floor:1"
 
 
 def make_app(path: str) -> web.Application:
-    app = web.Application()
     db = sqlite3.connect(path, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA synchronous=NORMAL")
@@ -88,15 +89,12 @@ def make_app(path: str) -> web.Application:
         node = work(data)
         return web.json_response({"method": "sendMessage", "chat_id": data["message"]["chat"]["id"], "text": node})
 
-    async def close(app: web.Application) -> None:
+    async def close() -> None:
         db.close()
 
     sqlite3.register_adapter(datetime, lambda d: d.isoformat(" "))
-    app.router.add_post("/update", update)
-    app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
-    app.on_cleanup.append(close)
-    return app
+    return yardstick_app("/update", update, close)
 
 
 if __name__ == "__main__":
-    web.run_app(make_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+    run(make_app(sys.argv[1]))

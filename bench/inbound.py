@@ -168,6 +168,23 @@ def write_config(folder: Path, db_url: str, port: int, api_port: int) -> Path:
     return path
 
 
+async def yardstick(script: str, path: str, bodies: list[bytes], db_file: Path,
+                    concurrency: int) -> tuple[float, list[float], float]:
+    """A sibling server script on ``db_file``, posted ``bodies`` at ``path`` in a closed loop:
+    (seconds, latencies ms, its CPU ms per request)."""
+    port = free_port()
+    server = Server(subprocess.Popen([sys.executable, str(Path(__file__).with_name(script)), str(db_file), str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+                    f"http://127.0.0.1:{port}", db_file.with_name(script + ".log"))
+    try:
+        await wait_healthy(server)
+        cpu = proc_cpu_s(server.proc.pid)
+        wall, latencies = await closed_loop(server.base + path, bodies, concurrency, None)
+        return wall, latencies, (proc_cpu_s(server.proc.pid) - cpu) / len(bodies) * 1000
+    finally:
+        server.stop()
+
+
 async def measure(args: argparse.Namespace, folder: Path) -> None:
     db_file = folder / "orderbot.db"
     offered = int(args.rate * args.seconds)
@@ -206,48 +223,27 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         server.stop()
         await runner.cleanup()
 
-    bare_port = free_port()
-    bare = Server(subprocess.Popen([sys.executable, str(Path(__file__).with_name("bare_lookup.py")), str(db_file),
-                                    str(bare_port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
-                  f"http://127.0.0.1:{bare_port}", folder / "bare.log")
-    try:
-        await wait_healthy(bare)
-        lookups = [json.dumps({"order_no": order_no(i)}).encode() for i in range(args.updates)]
-        bare_cpu = proc_cpu_s(bare.proc.pid)
-        bare_wall, bare_lat = await closed_loop(bare.base + "/lookup", lookups, args.concurrency, None)
-        bare_ms = (proc_cpu_s(bare.proc.pid) - bare_cpu) / len(lookups) * 1000
-    finally:
-        bare.stop()
-
+    lookups = [json.dumps({"order_no": order_no(i)}).encode() for i in range(args.updates)]
+    bare_wall, bare_lat, bare_ms = await yardstick("bare_lookup.py", "/lookup", lookups, db_file, args.concurrency)
+    floor_wall, floor_lat, floor_ms = await yardstick("floor_lookup.py", "/update", bodies, db_file, args.concurrency)
     total = len(bodies) + len(extra)
-    floor_port = free_port()
-    floor = Server(subprocess.Popen([sys.executable, str(Path(__file__).with_name("floor_lookup.py")), str(db_file),
-                                     str(floor_port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
-                   f"http://127.0.0.1:{floor_port}", folder / "floor.log")
-    try:
-        await wait_healthy(floor)
-        floor_cpu = proc_cpu_s(floor.proc.pid)
-        floor_wall, floor_lat = await closed_loop(floor.base + "/update", bodies, args.concurrency, None)
-        floor_ms = (proc_cpu_s(floor.proc.pid) - floor_cpu) / len(bodies) * 1000
-    finally:
-        floor.stop()
 
-    ours, yardstick, floor_rate = len(bodies) / wall, len(lookups) / bare_wall, len(bodies) / floor_wall
+    ours, bare_rate, floor_rate = len(bodies) / wall, len(lookups) / bare_wall, len(bodies) / floor_wall
     rss = mb(max(hwm, sampler.peak_kb))
     print(f"\nupdates          {len(bodies)} at concurrency {args.concurrency}, each from its own chat")
     print(f"updates/s        {ours:.0f}   (post → sendMessage received)")
     print(f"latency ms       p50 {pct(closed, 50):.1f}  p99 {pct(closed, 99):.1f}  max {max(closed):.1f}")
     print(f"server CPU       {server_ms:.2f} ms/update")
-    print(f"bare handler     {yardstick:.0f} requests/s (aiohttp + one SQLite lookup), "
+    print(f"bare handler     {bare_rate:.0f} requests/s (aiohttp + one SQLite lookup), "
           f"p50 {pct(bare_lat, 50):.1f} ms, {bare_ms:.2f} ms CPU/request")
     print(f"floor handler    {floor_rate:.0f} updates/s (aiohttp + only the database work an update must do), "
-          f"p50 {pct(floor_lat, 50):.1f} ms, {floor_ms:.2f} ms CPU/update: ratio {floor_rate / yardstick:.2f}")
+          f"p50 {pct(floor_lat, 50):.1f} ms, {floor_ms:.2f} ms CPU/update: ratio {floor_rate / bare_rate:.2f}")
     print(f"offered          {args.rate:.0f}/s for {args.seconds:.0f} s: p50 {pct(opened, 50):.1f} ms  "
           f"p99 {pct(opened, 99):.1f} ms  max {max(opened):.1f} ms")
     print(f"answers          {total - api.sent:,} of {total:,} carried back in the webhook response, "
           f"{api.sent:,} as sendMessage calls")
     print(f"peak RSS         {rss:.1f} MB")
-    ratio = ours / yardstick
+    ratio = ours / bare_rate
     print("\n== summary ==")
     print(f"ratio      {ratio:6.2f}  (target ≥ {TARGET_RATIO})  {'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
     p99 = pct(opened, 99)
