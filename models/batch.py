@@ -77,7 +77,8 @@ class Batcher:
         self._checkpointing: asyncio.Task | None = None
 
     def own(self) -> sqlite3.Connection | None:
-        """The connection batches run on in the event loop; None for an in-memory database.
+        """The connection batches run on in the event loop; None for an in-memory database, and
+        where every commit waits for the disk (``synchronous=FULL``): those run on the thread.
 
         ``timeout=0``: a busy database is reported at once instead of blocking the loop.
         It gets the pragmas the ORM's connection got (WAL itself is kept by the file).
@@ -85,10 +86,13 @@ class Batcher:
         if not self._own_tried:
             self._own_tried = True
             path = getattr(self.client, "filename", ":memory:")
-            if path != ":memory:" and "mode=memory" not in path:
+            pragmas = getattr(self.client, "pragmas", {})
+            # synchronous=FULL syncs the disk at every commit: that wait belongs on the thread.
+            syncs = str(pragmas.get("synchronous", "")).upper() in ("FULL", "EXTRA", "2", "3")
+            if path != ":memory:" and "mode=memory" not in path and not syncs:
                 own = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
                 own.row_factory = sqlite3.Row
-                for pragma, value in getattr(self.client, "pragmas", {}).items():
+                for pragma, value in pragmas.items():
                     if pragma != "journal_mode":
                         own.execute(f"PRAGMA {pragma}={value}")
                 # A checkpoint (copying the WAL into the file, with an fsync) is no work for

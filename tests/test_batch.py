@@ -162,3 +162,17 @@ async def test_an_orm_transaction_that_reads_first_can_still_write_while_batches
         await InboundDedupe.create(channel="test", message_key="orm")  # then a write
     await elsewhere
     assert await InboundDedupe.filter(channel="test").count() == 2
+
+
+@sqlite_only
+async def test_with_synchronous_full_commits_wait_for_the_disk_off_the_event_loop(tmp_path: Path):
+    from tortoise import connections
+
+    from bot.db import apply_migrations
+    from models import batch
+
+    async with database(f"sqlite://{tmp_path / 'full.db'}?synchronous=FULL"):
+        await apply_migrations()
+        await store.execute(*_insert("a"))
+        assert batch._batcher(connections.get("default")).own() is None
+        assert await InboundDedupe.filter(channel="test").count() == 1
