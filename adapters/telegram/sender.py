@@ -6,8 +6,8 @@ a second overall (``[telegram] rate_limit_per_second``), and answers 429 with
 in order); chats take turns in the order of their first waiting message, and a chat that
 must still wait holds up nobody else. A chat's gap runs from the moment Telegram has
 answered its last message, not from when that was sent: a slow call (a new connection, a
-retry) must not bring two messages closer together where Telegram counts them. A 429 pauses all sending for as long as Telegram
-asks, and the message goes again.
+retry) must not bring two messages closer together where Telegram counts them. A 429
+pauses all sending for as long as Telegram asks, and the message goes again.
 """
 from __future__ import annotations
 
