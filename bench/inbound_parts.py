@@ -5,8 +5,8 @@ order), then hands ``-n`` messages ("SO… 到哪了") straight to the pipeline 
 rate limits, identity, conversation lease, intent, order, card, audit) at concurrency ``-c``,
 and splits the CPU per update into the SQLite batches' own work (statements, commits, rows
 turned into dicts), the intent parser, and everything else (asyncio, model instances, the
-card, the view policy). With bench/inbound.py's HTTP figures this bounds the ratio a single
-process can reach: HTTP alone costs about what the bare handler costs in all.
+card, the view policy): where the time goes that bench/floor_lookup.py, doing only the
+database work, does not spend.
 
     python bench/inbound_parts.py
     python bench/inbound_parts.py -n 8000 -c 32

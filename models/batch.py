@@ -43,9 +43,10 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 
+from models.sqlite import is_busy
+
 CHECKPOINT_EVERY = 64  # batches between checkpoints: SQLite's own default is about every 1,000 pages
 MAX_BATCH = 256  # statements per trip: a bound on how long one trip holds the connection
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 log = logging.getLogger(__name__)
 _batchers: weakref.WeakKeyDictionary[BaseDBAsyncClient, Batcher] = weakref.WeakKeyDictionary()
@@ -178,7 +179,7 @@ def _run_here(own: sqlite3.Connection | None, statements: list[tuple[str, Sequen
     try:
         return _run(own, statements)
     except sqlite3.OperationalError as e:
-        if e.sqlite_errorcode & 0xFF in _BUSY:  # extended codes (BUSY_SNAPSHOT...) too
+        if is_busy(e):
             return None
         raise
 

@@ -19,13 +19,18 @@ from tortoise.backends.base.client import TransactionContext
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
 
+def is_busy(e: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (the extended codes, BUSY_SNAPSHOT..., included)."""
+    return e.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class _ImmediateTransaction(SqliteTransactionWrapper):
     async def begin(self) -> None:
         try:
             await self._connection.commit()
             await self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
-            if e.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if is_busy(e):
                 raise OperationalError(e) from e  # locked for longer than the busy timeout
             raise TransactionManagementError(e) from e
 
