@@ -21,7 +21,8 @@ Each caller hears after its batch's transaction has committed: what it wrote is 
 durable as an autocommit write would have been, only the commit is shared. A statement
 that fails (a unique key, say) fails alone, as in autocommit; if SQLite rolled the whole
 transaction back, every statement of it fails. Independent statements of one caller,
-started together (``asyncio.gather``), share a batch.
+started together (``asyncio.gather``), share a batch. Statements that must hold together
+(``atomic``) run inside a savepoint of the batch's transaction and fail together.
 
 PostgreSQL has a pool and real concurrency, and statements inside an ORM transaction
 must stay on that transaction's connection: both run each statement directly.
@@ -42,6 +43,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.transactions import in_transaction
 
 from models.sqlite import is_busy
 
@@ -75,6 +77,7 @@ class Batcher:
         self._own: sqlite3.Connection | None = None
         self._own_tried = False
         self._written = 0  # batches committed on our own connection
+        self.waited = 0  # batches that found the file locked by another connection and waited on the thread
         self._checkpointing: asyncio.Task | None = None
 
     def own(self) -> sqlite3.Connection | None:
@@ -119,7 +122,7 @@ class Batcher:
             self._own.close()
             self._own = None
 
-    def submit(self, text: str, params: Sequence[Any]) -> asyncio.Future:
+    def submit(self, text: str | None, params: Sequence[Any]) -> asyncio.Future:
         """Queue one statement; the future gets its rows (dicts) once the batch has committed."""
         future = asyncio.get_running_loop().create_future()
         self._queue.append((text, params, future))
@@ -127,6 +130,10 @@ class Batcher:
             # Started now, it runs after the coroutines already woken, so those get to queue theirs too.
             self._task = asyncio.get_running_loop().create_task(self._drain())
         return future
+
+    def submit_group(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> asyncio.Future:
+        """Queue statements that hold together or not at all; the future gets each one's rows."""
+        return self.submit(None, list(statements))
 
     async def flush(self) -> None:
         """Wait until everything queued so far has been written (at shutdown)."""
@@ -146,6 +153,7 @@ class Batcher:
                     if self._written % CHECKPOINT_EVERY == 0:
                         self._checkpoint()
                 else:  # locked by another connection: wait for it on the thread
+                    self.waited += 1
                     # The client's lock: an ORM transaction on that connection is never split by a batch.
                     async with self.client.acquire_connection() as conn:
                         # aiosqlite's own way to run a function in its thread (what execute() uses).
@@ -184,9 +192,10 @@ def _run_here(own: sqlite3.Connection | None, statements: list[tuple[str, Sequen
         raise
 
 
-def _run(raw: sqlite3.Connection, statements: list[tuple[str, Sequence[Any]]]) -> list[Any]:
-    """The statements in one transaction; each one's rows or error."""
-    writes = not all(_reads(s) for s, _ in statements)
+def _run(raw: sqlite3.Connection, statements: list[tuple[str | None, Sequence[Any]]]) -> list[Any]:
+    """The statements in one transaction; each one's rows or error (a group's: a list of rows, or
+    the error that undid it)."""
+    writes = not all(s is not None and _reads(s) for s, _ in statements)
     # IMMEDIATE takes the write lock up front (waiting busy_timeout for another process),
     # instead of failing at the first write after a read.
     raw.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
@@ -194,17 +203,34 @@ def _run(raw: sqlite3.Connection, statements: list[tuple[str, Sequence[Any]]]) -
     try:
         for text, params in statements:
             try:
-                outcomes.append([dict(r) for r in raw.execute(text, params).fetchall()])
+                if text is None:
+                    outcomes.append(_group(raw, params))
+                else:
+                    outcomes.append([dict(r) for r in raw.execute(text, params).fetchall()])
             except sqlite3.Error as e:
                 if not raw.in_transaction:
                     raise  # SQLite gave up the whole transaction: nothing of it holds
-                outcomes.append(e)  # only this statement was undone
+                outcomes.append(e)  # only this statement (or group) was undone
         raw.execute("COMMIT")
     except BaseException:
         if raw.in_transaction:
             raw.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _group(raw: sqlite3.Connection, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+    """Statements inside a savepoint of the batch's transaction: all of them hold, or none."""
+    raw.execute("SAVEPOINT orderbot_group")
+    try:
+        rows = [[dict(r) for r in raw.execute(text, params).fetchall()] for text, params in statements]
+    except sqlite3.Error:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK TO orderbot_group")
+            raw.execute("RELEASE orderbot_group")
+        raise
+    raw.execute("RELEASE orderbot_group")
+    return rows
 
 
 @functools.lru_cache(maxsize=512)
@@ -246,6 +272,24 @@ async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[l
         for f in futures:  # one failed: the others' outcomes are not wanted (and must not be reported)
             if f.done() and not f.cancelled():
                 f.exception()
+
+
+async def atomic(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
+    """Run statements (``?`` placeholders) that hold together or not at all; the rows of each.
+
+    For writes made apart from any conversation (a scan's marks and its notices): on SQLite
+    they join the next batch inside a savepoint, so they take one trip and never hold the
+    write lock while the event loop runs other work, as an ORM transaction does from its
+    first statement to its commit; conversations meanwhile keep committing. Elsewhere they
+    run in a transaction of their own (inside the current one, if any).
+    """
+    conn = connections.get("default")
+    if isinstance(conn, TransactionalDBClient):
+        return [await conn.execute_query_dict(sql(conn, text), list(params)) for text, params in statements]
+    if _direct(conn):
+        async with in_transaction() as tx:
+            return [await tx.execute_query_dict(sql(tx, text), list(params)) for text, params in statements]
+    return await _batcher(conn).submit_group(statements)
 
 
 class _Unit:
@@ -303,6 +347,12 @@ async def close(client: BaseDBAsyncClient) -> None:
     if batcher is not None:
         await batcher.flush()
         batcher.close()
+
+
+def waited() -> int:
+    """How many batches so far found the file locked by another connection (an ORM transaction,
+    another process) and waited for it on aiosqlite's thread: conversations held up meanwhile."""
+    return sum(b.waited for b in _batchers.values())
 
 
 async def flush() -> None:

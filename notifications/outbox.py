@@ -51,11 +51,21 @@ def on_written(listener: Callable[[], None]) -> Callable[[], None]:
 
 async def write(conn: BaseDBAsyncClient, notices: Iterable[Notice]) -> int:
     """Insert the notices; one already there for the same (event, recipient) is left alone."""
+    count, statements = inserts(notices)
+    for text, values in statements:
+        await conn.execute_query(sql(conn, text), values)
+    if count:
+        told()
+    return count
+
+
+def inserts(notices: Iterable[Notice]) -> tuple[int, list[tuple[str, list[Any]]]]:
+    """How many distinct notices there are, and the INSERTs (``?`` placeholders) that write them
+    (for ``models.batch.atomic``; call ``told()`` once they are written)."""
     unique = list({(n.event_key, n.recipient.key): n for n in notices}.values())
-    if not unique:
-        return 0
     now = utcnow()
     row = f"({', '.join('?' * len(COLUMNS))})"
+    statements = []
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start:start + CHUNK]
         values: list[Any] = []
@@ -63,12 +73,15 @@ async def write(conn: BaseDBAsyncClient, notices: Iterable[Notice]) -> int:
             r = n.recipient
             values += [n.event_key, r.key, r.audience, r.first.channel, r.first.address, n.kind, n.order_no,
                        orjson.dumps(n.payload).decode(), r.locale, "pending", 0, n.due, now]
-        await conn.execute_query(sql(conn, (
-            f"INSERT INTO outbox ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
-            "ON CONFLICT (event_key, recipient) DO NOTHING")), values)
+        statements.append((f"INSERT INTO outbox ({', '.join(COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                           "ON CONFLICT (event_key, recipient) DO NOTHING", values))
+    return len(unique), statements
+
+
+def told() -> None:
+    """Notices were written: the listeners (the dispatcher) look now."""
     for listener in list(_listeners):
         listener()
-    return len(unique)
 
 
 async def enqueue(event_key: str, kind: str, recipients: Iterable[Recipient | None], payload: dict[str, Any], *,

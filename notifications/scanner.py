@@ -20,10 +20,12 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot import leases
+from models import batch
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException
 from models.people import Role, StaffMember
-from models.store import OrderState, sql
+from models.store import OrderState
+from notifications import outbox
 from notifications.outbox import Notice, write
 from notifications.people import STAFF, people
 from notifications.triggers import Answerers, Audiences, Triggers, iso
@@ -72,11 +74,16 @@ class Scanner:
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
                            **facts(order)}
                 notices += self.triggers.notices(key(order), kind, told, payload, order.order_no)
-            async with in_transaction() as tx:  # the marks first: on SQLite that takes the write lock
-                marks = ", ".join("?" * len(page))
-                await tx.execute_query(sql(tx, f"UPDATE orders SET {mark} = {value} WHERE id IN ({marks})"),
-                                       [o.id for o in page])
-                written += await write(tx, notices)
+            # The marks and the notices hold together or not at all; on SQLite they join the
+            # conversations' next commit instead of holding the write lock while the event loop
+            # serves them (models.batch.atomic).
+            count, inserts = outbox.inserts(notices)
+            marks = ", ".join("?" * len(page))
+            await batch.atomic([(f"UPDATE orders SET {mark} = {value} WHERE id IN ({marks})", [o.id for o in page]),
+                                *inserts])
+            if count:
+                outbox.told()
+            written += count
         return written
 
     def _department(self, order: OrderState) -> str | None:

@@ -62,6 +62,20 @@ async def test_a_failing_statement_fails_alone(db):
     assert await InboundDedupe.filter(channel="test").count() == 2
 
 
+async def test_statements_made_atomic_hold_together_or_not_at_all(db):
+    from models import batch
+
+    await store.execute(*_insert("taken"))
+    together = batch.atomic([_insert("first"), _insert("taken")])  # the second one is a duplicate
+    alone = store.execute(*_insert("beside"))  # in the same batch on SQLite
+    outcomes = await asyncio.gather(together, alone, return_exceptions=True)
+    assert isinstance(outcomes[0], IntegrityError) and outcomes[1] == []
+    keys = await InboundDedupe.filter(channel="test").order_by("message_key").values_list("message_key", flat=True)
+    assert keys == ["beside", "taken"], "the first statement of the failed group was undone with it"
+    rows = await batch.atomic([_insert("a"), ("SELECT count(*) AS n FROM inbound_dedupe WHERE channel = ?", ["test"])])
+    assert rows == [[], [{"n": 3}]], "a later statement of the group sees what an earlier one wrote"
+
+
 @sqlite_only
 async def test_a_batch_waits_for_an_orm_transaction_without_holding_up_the_loop(db):
     started, order = asyncio.Event(), []

@@ -12,6 +12,7 @@ from models.outbox import Outbox
 from models.people import StaffMember, add_staff
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers
+from tests.conftest import PG_URL
 from tests import test_notifications as base
 from tests.test_notifications import DIGEST, NO, Notices, texts
 
@@ -158,3 +159,52 @@ async def test_a_scan_deals_with_each_late_order_once_whether_or_not_anyone_was_
     assert await scanner.late() == 1, "a new promised date is a new condition: the manager hears of it"
     [row] = await Outbox.filter(kind="late")
     assert row.order_no == "SO202611200007" and row.recipient.startswith("staff:")
+
+
+# ---------------------------------------------------------------- a scan beside conversations
+async def test_a_pages_marks_and_notices_hold_together(h: Notices, scanner: Scanner):
+    """Notices that cannot be written leave their orders unmarked: the next scan tells them."""
+    from models import store
+
+    await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    await h.order(promised_date="2026-11-20", sales_owner="S001")
+    await store.execute("ALTER TABLE outbox RENAME TO outbox_away", [])
+    with pytest.raises(Exception, match="outbox"):
+        await scanner.late()
+    await store.execute("ALTER TABLE outbox_away RENAME TO outbox", [])
+    assert await Outbox.filter(kind="late").count() == 0
+    assert await scanner.late() == 1, "the order was not marked as told: the scan tells it now"
+    [row] = await Outbox.filter(kind="late")
+    assert row.order_no == NO and row.recipient.startswith("staff:")
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite only: PostgreSQL runs each statement directly")
+async def test_a_scan_does_not_make_conversations_wait_for_the_write_lock(h: Notices, scanner: Scanner):
+    """On SQLite the scan's writes join the conversations' commits: none of those has to wait
+    on the ORM's thread for a scan's transaction to end."""
+    import asyncio
+
+    from models import batch, store
+    from models.schedule import utcnow
+
+    await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    for i in range(3):
+        await h.order(f"SO20261120000{i}", promised_date="2026-11-20", sales_owner="S001")
+    before, stop, written = batch.waited(), asyncio.Event(), 0
+
+    async def conversations() -> None:  # a stream of conversation writes while the scan runs
+        nonlocal written
+        while not stop.is_set():
+            await store.execute("INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?)",
+                                ["test", f"m{written}", utcnow()])
+            written += 1
+
+    talking = asyncio.create_task(conversations())
+    await asyncio.sleep(0.01)
+    try:
+        assert await scanner.late() == 3
+    finally:
+        stop.set()
+        await talking
+    assert written > 0
+    assert batch.waited() == before, "a conversation's commit waited for the scan"
