@@ -13,7 +13,8 @@ of a millisecond, less than the trip to the thread and back, and the two threads
 trade the GIL on every statement (bench/inbound.py: about 40 % less CPU per update). When
 another connection holds the write lock (an ORM transaction on aiosqlite's thread, or
 another process), that batch goes to aiosqlite's thread instead and waits there, as before.
-Checkpoints (copying the WAL into the file) stay on that thread too. ORM transactions begin
+Every CHECKPOINT_EVERY batches the next one waits while a worker thread copies the WAL into
+the file, so that the WAL can start over (see ``_checkpoint``). ORM transactions begin
 IMMEDIATE (``models/sqlite.py``): with two connections, one that read before a batch
 committed could otherwise not write afterwards.
 
@@ -47,7 +48,7 @@ from tortoise.transactions import in_transaction
 
 from models.sqlite import is_busy
 
-CHECKPOINT_EVERY = 64  # batches between checkpoints: SQLite's own default is about every 1,000 pages
+CHECKPOINT_EVERY = 64  # batches between checkpoints (SQLite's own default: about every 1,000 pages written)
 MAX_BATCH = 256  # statements per trip: a bound on how long one trip holds the connection
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,6 @@ class Batcher:
         self._own_tried = False
         self._written = 0  # batches committed on our own connection
         self.waited = 0  # batches that found the file locked by another connection and waited on the thread
-        self._checkpointing: asyncio.Task | None = None
 
     def own(self) -> sqlite3.Connection | None:
         """The connection batches run on in the event loop; None for an in-memory database, and
@@ -105,16 +105,21 @@ class Batcher:
                 self._own = own
         return self._own
 
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the database file, on the ORM connection's thread (PASSIVE: it
-        waits for nobody, and writers go on meanwhile)."""
-        if self._checkpointing is None or self._checkpointing.done():
-            self._checkpointing = asyncio.get_running_loop().create_task(self._run_checkpoint())
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, in a worker thread, while no batch runs.
 
-    async def _run_checkpoint(self) -> None:
+        A checkpoint racing the batches (as SQLite's own, or one on another thread) copies
+        what was there when it began, never all of it by the time the next batch begins, so
+        the WAL is never started over: under a steady load it grew without end (250 MB in
+        20 s of bench/inbound.py), and every write landed on new, cold pages of the file. The
+        batches wait for it instead (a few milliseconds every CHECKPOINT_EVERY batches); the
+        event loop does not: the copy and its disk syncs run in the thread. PASSIVE: it waits
+        for nobody (an ORM transaction or another process goes on writing meanwhile).
+        """
+        own = self._own
         try:
-            await self.client.execute_query("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception as e:  # noqa: BLE001 - the next one will do; the WAL only grows meanwhile
+            await asyncio.to_thread(lambda: own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+        except sqlite3.Error as e:  # the next one will do; the WAL only grows meanwhile
             log.warning("database: WAL checkpoint failed: %s", e)
 
     def close(self) -> None:
@@ -139,19 +144,17 @@ class Batcher:
         """Wait until everything queued so far has been written (at shutdown)."""
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
-        if self._checkpointing is not None:
-            await self._checkpointing
 
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             statements = [(s, p) for s, p, _ in batch]
+            checkpoint = False
             try:
                 outcomes = _run_here(self.own(), statements)
                 if outcomes is not None:
                     self._written += 1
-                    if self._written % CHECKPOINT_EVERY == 0:
-                        self._checkpoint()
+                    checkpoint = self._written % CHECKPOINT_EVERY == 0
                 else:  # locked by another connection: wait for it on the thread
                     self.waited += 1
                     # The client's lock: an ORM transaction on that connection is never split by a batch.
@@ -161,10 +164,7 @@ class Batcher:
             except Exception as e:  # noqa: BLE001 - the whole batch failed: each caller hears it
                 outcomes = [e] * len(batch)
             except BaseException:  # cancelled (the loop is closing): nobody may wait for ever
-                for _, _, future in batch + self._queue:
-                    if not future.done():
-                        future.set_exception(OperationalError("the database batch was cancelled"))
-                self._queue = []
+                self._abandon(batch)
                 raise
             for (_, _, future), outcome in zip(batch, outcomes):
                 if future.done():
@@ -173,6 +173,19 @@ class Batcher:
                     future.set_exception(_translated(outcome))
                 else:
                     future.set_result(outcome)
+            if checkpoint:  # this batch's callers go on; the next batch waits for it
+                try:
+                    await self._checkpoint()
+                except BaseException:
+                    self._abandon([])
+                    raise
+
+    def _abandon(self, batch: list[tuple[str | None, Sequence[Any], asyncio.Future]]) -> None:
+        """The batches stop (the loop is closing): whoever waits hears so."""
+        for _, _, future in batch + self._queue:
+            if not future.done():
+                future.set_exception(OperationalError("the database batch was cancelled"))
+        self._queue = []
 
 
 def _run_here(own: sqlite3.Connection | None, statements: list[tuple[str, Sequence[Any]]]) -> list[Any] | None:
