@@ -117,12 +117,10 @@ class Batcher:
         for nobody (an ORM transaction or another process goes on writing meanwhile).
         """
         own = self._own
-        import time as _t; _s = _t.perf_counter()
         try:
             await asyncio.to_thread(lambda: own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
         except sqlite3.Error as e:  # the next one will do; the WAL only grows meanwhile
             log.warning("database: WAL checkpoint failed: %s", e)
-        if _t.perf_counter() - _s > 0.01: log.warning("SLOW checkpoint %.1f ms", 1000*(_t.perf_counter() - _s))
 
     def close(self) -> None:
         if self._own is not None:
@@ -132,8 +130,6 @@ class Batcher:
     def submit(self, text: str | None, params: Sequence[Any]) -> asyncio.Future:
         """Queue one statement; the future gets its rows (dicts) once the batch has committed."""
         future = asyncio.get_running_loop().create_future()
-        import time as _t
-        future._t0 = _t.perf_counter()
         self._queue.append((text, params, future))
         if self._task is None or self._task.done():
             # Started now, it runs after the coroutines already woken, so those get to queue theirs too.
@@ -170,9 +166,6 @@ class Batcher:
             except BaseException:  # cancelled (the loop is closing): nobody may wait for ever
                 self._abandon(batch)
                 raise
-            import time as _t
-            _age = 1000*(_t.perf_counter() - min(f._t0 for _, _, f in batch))
-            if _age > 15: log.warning("SLOW batch %d items, oldest waited %.1f ms, queue now %d, own %s", len(batch), _age, len(self._queue), outcomes is not None)
             for (_, _, future), outcome in zip(batch, outcomes):
                 if future.done():
                     continue  # its caller was cancelled
