@@ -100,7 +100,7 @@ class Batcher:
                     if pragma != "journal_mode":
                         own.execute(f"PRAGMA {pragma}={value}")
                 # A checkpoint (copying the WAL into the file, with an fsync) is no work for
-                # the event loop: the ORM's connection does it, in its thread (see _drain).
+                # the event loop: _drain has a worker thread run it (see _checkpoint).
                 own.execute("PRAGMA wal_autocheckpoint=0")
                 self._own = own
         return self._own
