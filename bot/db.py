@@ -38,10 +38,9 @@ def tortoise_config(url: str) -> dict[str, Any]:
         # commits; `?synchronous=FULL` on the URL trades speed for that (see README).
         url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     if url.startswith("sqlite://") and "journal_size_limit=" not in url:
-        # The WAL keeps up to 64 MB of its file between checkpoints instead of Tortoise's 16 KB:
-        # a file cut short and grown again allocates blocks on every append, and on ext4 an
-        # append then waits for the journal while a checkpoint syncs (stalls of 5-100 ms seen
-        # in bench/inbound.py).
+        # The WAL keeps up to 64 MB of its file when it starts over instead of Tortoise's 16 KB:
+        # a file cut short and grown again allocates blocks on every append after each
+        # checkpoint (on ext4 such appends can wait for the journal while a checkpoint syncs).
         url += "&journal_size_limit=67108864"
     connection: str | dict[str, Any] = url
     if url.startswith("sqlite://"):

@@ -294,13 +294,11 @@ async def atomic(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[d
     they join the next batch inside a savepoint, so they take one trip and never hold the
     write lock while the event loop runs other work, as an ORM transaction does from its
     first statement to its commit; conversations meanwhile keep committing. Elsewhere they
-    run in a transaction of their own (inside the current one, if any).
+    run in a transaction of their own (a savepoint of the current one, if any).
     """
     conn = connections.get("default")
-    if isinstance(conn, TransactionalDBClient):
-        return [await conn.execute_query_dict(sql(conn, text), list(params)) for text, params in statements]
     if _direct(conn):
-        async with in_transaction() as tx:
+        async with in_transaction() as tx:  # inside an ORM transaction: a savepoint of it
             return [await tx.execute_query_dict(sql(tx, text), list(params)) for text, params in statements]
     return await _batcher(conn).submit_group(statements)
 

@@ -4,12 +4,16 @@ department's manager and then to the admins. Scans run against the real database
 write is sent by the dispatcher to the Telegram stand-in (see ``test_notifications``)."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from models import batch, store
 from models.inputs import AckIn
 from models.orders import OrderException
 from models.outbox import Outbox
 from models.people import StaffMember, add_staff
+from models.schedule import utcnow
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers
 from tests.conftest import PG_URL
@@ -164,8 +168,6 @@ async def test_a_scan_deals_with_each_late_order_once_whether_or_not_anyone_was_
 # ---------------------------------------------------------------- a scan beside conversations
 async def test_a_pages_marks_and_notices_hold_together(h: Notices, scanner: Scanner):
     """Notices that cannot be written leave their orders unmarked: the next scan tells them."""
-    from models import store
-
     await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
     await h.order(promised_date="2026-11-20", sales_owner="S001")
     await store.execute("ALTER TABLE outbox RENAME TO outbox_away", [])
@@ -182,11 +184,6 @@ async def test_a_pages_marks_and_notices_hold_together(h: Notices, scanner: Scan
 async def test_a_scan_does_not_make_conversations_wait_for_the_write_lock(h: Notices, scanner: Scanner):
     """On SQLite the scan's writes join the conversations' commits: none of those has to wait
     on the ORM's thread for a scan's transaction to end."""
-    import asyncio
-
-    from models import batch, store
-    from models.schedule import utcnow
-
     await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
     for i in range(3):
         await h.order(f"SO20261120000{i}", promised_date="2026-11-20", sales_owner="S001")
