@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.messages import InboundMessage, Reply, Target
+from models.messages import InboundMessage, Reply, Target
 
 OnMessage = Callable[[InboundMessage], Awaitable[list[Reply]]]
 

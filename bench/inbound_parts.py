@@ -28,8 +28,8 @@ from bot.app import build_dispatcher, build_engine
 from bot.background import Background
 from bot.config import Settings
 from bot.db import database, ensure_schema
-from bot.inbound import Inbound
-from bot.messages import InboundMessage
+from bot.conversation.inbound import Inbound
+from models.messages import InboundMessage
 from models import batch
 
 WARM = 50

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the held-out table lives in the tests
 
-from bot.nlu import Parser
+from bot.conversation.nlu import Parser
 from tests.test_nlu import DEV_FILE, HELD_OUT
 
 TARGET_P99_US = 2_000

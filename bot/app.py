@@ -20,17 +20,17 @@ from adapters.web import WebChat
 from adapters.wechat import WeChatChannel
 from bot.api import routes
 from bot.api.auth import KeyChecker
-from bot.api.errors import json_errors
+from bot.api.middleware import json_errors
 from bot.api.state import CHANNELS, ENGINE, KEYS, SETTINGS
 from bot.background import Background
 from bot.config import Settings
 from bot.db import database, ensure_schema
-from bot.inbound import Inbound
+from bot.conversation.inbound import Inbound
 from bot.mailer import Mailer
-from bot.nlu import Parser
-from bot.ratelimit import RateLimiter
-from bot.router import Dispatcher, Services
-from bot.sessions import Sessions
+from bot.conversation.nlu import Parser
+from bot.conversation.limits import RateLimiter
+from bot.conversation.router import Dispatcher, Services
+from bot.conversation.sessions import Sessions
 from handlers import basics, requests, staff, subscriptions, tracking, verification
 from models import batch
 from models.engine import ProgressEngine

@@ -13,7 +13,7 @@ from email.utils import make_msgid
 import aiosmtplib
 
 from bot.config import EmailSettings
-from models.mailbox import DevMail
+from models.devmail import DevMail
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 20

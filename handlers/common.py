@@ -5,11 +5,11 @@ from rapidfuzz import fuzz, process
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from bot import audit
-from bot.cards import order_card
-from bot.messages import Button, Reply
-from bot.policy import Audience, audience, staff_may_see
-from bot.router import Context
+from bot.conversation import audit
+from bot.conversation.cards import order_card
+from models.messages import Button, Reply
+from bot.conversation.policy import Audience, audience, staff_may_see
+from bot.conversation.router import Context
 from models import store
 from models.orders import Order
 from models.people import Role, StaffMember

@@ -6,8 +6,8 @@ until one is shown (after a code, say) and is recorded then.
 """
 from __future__ import annotations
 
-from bot.messages import InboundMessage, Reply
-from bot.router import Context, Router
+from models.messages import InboundMessage, Reply
+from bot.conversation.router import Context, Router
 from handlers.common import find_order, record_request
 from handlers.tracking import lookup, my_orders
 from handlers.verification import locked, locked_reply

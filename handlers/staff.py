@@ -5,10 +5,10 @@ import uuid
 
 from tortoise.expressions import Q
 
-from bot import audit
-from bot.messages import InboundMessage, Reply
-from bot.policy import staff_may_move, staff_may_see
-from bot.router import Context, Router
+from bot.conversation import audit
+from models.messages import InboundMessage, Reply
+from bot.conversation.policy import staff_may_move, staff_may_see
+from bot.conversation.router import Context, Router
 from handlers.common import find_order
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn

@@ -2,9 +2,9 @@
 exceptions (all, a department's or a node's), an order, or everything (managers)."""
 from __future__ import annotations
 
-from bot.messages import InboundMessage, Reply
-from bot.policy import staff_may_see
-from bot.router import Context, Router
+from models.messages import InboundMessage, Reply
+from bot.conversation.policy import staff_may_see
+from bot.conversation.router import Context, Router
 from handlers.common import find_order
 from models.conversation import Subscription
 from models.people import Role

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import audit
-from bot.cards import when
-from bot.messages import Button, InboundMessage, Reply
-from bot.ratelimit import PER_ORDER
-from bot.router import Context, Router
+from bot.conversation import audit
+from bot.conversation.cards import when
+from models.messages import Button, InboundMessage, Reply
+from bot.conversation.limits import PER_ORDER
+from bot.conversation.router import Context, Router
 from handlers.common import find_order, show, staff_lookup, suggest
 from handlers.verification import bind, challenge, locked, locked_reply
 from models import schedule

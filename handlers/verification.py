@@ -17,11 +17,11 @@ from datetime import timedelta
 
 from bot.background import with_retries
 from bot.mailer import Mail
-from bot.messages import InboundMessage, Reply
-from bot.ratelimit import CODES_PER_ORDER
-from bot.router import Context, Router
-from bot.texts import t
-from bot.tokens import read_bind_token
+from models.messages import InboundMessage, Reply
+from bot.conversation.limits import CODES_PER_ORDER
+from bot.conversation.router import Context, Router
+from bot.conversation.texts import t
+from bot.conversation.tokens import read_bind_token
 from handlers.common import owner_of, show
 from models.conversation import Challenge
 from models.orders import Order

@@ -11,8 +11,8 @@ MODEL_MODULES = [
     "models.outbox",
     "models.apikeys",
     "models.requests",
-    "models.mailbox",
-    "models.channels",
+    "models.devmail",
+    "models.platforms",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

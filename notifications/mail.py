@@ -14,7 +14,7 @@ from adapters.base import Delivery
 from adapters.email.outgoing import Outgoing, notice_mail
 from bot.config import EmailSettings
 from bot.mailer import Mail
-from bot.messages import Reply, Target
+from models.messages import Reply, Target
 
 
 class DomainPacer:

@@ -2,7 +2,7 @@
 
 Callers write inside the transaction of the change that causes the notice, so the notice
 exists exactly when the change does (the engine's hook in ``notifications.triggers``, the
-conversation's handlers through ``enqueue``). The dispatcher (``notifications.dispatcher``)
+conversation's handlers through ``enqueue``). The dispatcher (``notifications.sending``)
 sends the rows later.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from models.people import StaffMember
 from models.schedule import utcnow
 from models.store import sql
-from notifications.people import STAFF, Recipient, people
+from models.recipients import STAFF, Recipient, people
 
 COLUMNS = ("event_key", "recipient", "audience", "channel", "address", "kind", "order_no", "payload", "locale",
            "status", "attempts", "next_attempt_at", "created_at")

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from bot.cards import day, when
-from bot.messages import Button, Reply
-from bot.texts import t
+from bot.conversation.cards import day, when
+from models.messages import Button, Reply
+from bot.conversation.texts import t
 from models.engine import ProgressEngine
 
 

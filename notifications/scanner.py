@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from bot import leases
+from models import leases
 from models import batch
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException
@@ -27,7 +27,7 @@ from models.people import Role, StaffMember
 from models.store import OrderState
 from notifications import outbox
 from notifications.outbox import Notice, write
-from notifications.people import STAFF, people
+from models.recipients import STAFF, people
 from notifications.triggers import Answerers, Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"

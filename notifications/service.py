@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from adapters.base import Adapter
 from bot.config import Settings
 from models.engine import ProgressEngine
-from notifications.dispatcher import Dispatcher
+from notifications.sending import Dispatcher
 from notifications.outbox import on_written
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers

@@ -23,7 +23,7 @@ from models.engine import ProgressEngine
 from models.orders import Order
 from models.store import OrderState, sql
 from notifications.outbox import Notice, write
-from notifications.people import CUSTOMER, STAFF, Person, Recipient, Sub, people, subscribers, subscriptions
+from models.recipients import CUSTOMER, STAFF, Person, Recipient, Sub, people, subscribers, subscriptions
 
 DIGESTED = frozenset({"node_entered", "eta_changed", "late"})  # may wait digest_seconds for company
 ETA_MOVES = frozenset({"node_entered", "node_updated", "rework", "order_updated"})

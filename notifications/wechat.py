@@ -22,8 +22,8 @@ from tortoise.expressions import F
 
 from adapters.base import Delivery
 from bot.config import WeChatSettings
-from bot.messages import Reply, Target
-from models.channels import MessageConsent
+from models.messages import Reply, Target
+from models.platforms import MessageConsent
 
 # A little inside WeChat's 48 hours: our record of the last message may lag by a minute.
 WINDOW = timedelta(hours=47, minutes=50)

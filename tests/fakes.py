@@ -8,8 +8,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from bot.background import Background
-from bot.messages import InboundMessage, Reply
-from bot.router import Dispatcher
+from models.messages import InboundMessage, Reply
+from bot.conversation.router import Dispatcher
 
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 

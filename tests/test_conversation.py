@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from bot.cards import order_card
-from bot.inbound import Inbound
-from bot.messages import InboundMessage
-from bot.policy import Audience, fields_for
-from bot.texts import TEXTS, placeholders
+from bot.conversation.cards import order_card
+from bot.conversation.inbound import Inbound
+from models.messages import InboundMessage
+from bot.conversation.policy import Audience, fields_for
+from bot.conversation.texts import TEXTS, placeholders
 from models.audit import AuditLog
 from models.conversation import Subscription
 from models.inputs import CustomerIn, EventIn, ExceptionIn, OrderIn

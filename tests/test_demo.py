@@ -14,7 +14,7 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.demo_seed import seed_orders, seed_staff
+from bot.demo.seed import seed_orders, seed_staff
 from models.engine import ProgressEngine
 from models.orders import NodeEvent, Order, OrderException
 from models.people import Identity, StaffMember
@@ -165,7 +165,7 @@ async def test_the_same_day_seeds_the_same_orders(engine: ProgressEngine):
 async def test_the_demo_keeps_a_bound_customers_orders_moving(engine: ProgressEngine):
     import asyncio
 
-    from bot.demo_motion import keep_moving, next_move
+    from bot.demo.motion import keep_moving, next_move
     from models.outbox import Outbox
 
     await seed_staff()

@@ -22,18 +22,18 @@ from pydantic import SecretStr
 
 from adapters.base import Delivery
 from adapters.email import EmailChannel, refusal, should_answer
-from adapters.email.mailbox import MailboxWatcher
+from adapters.email.imap import MailboxWatcher
 from adapters.email.outgoing import ANSWER, outcome
 from adapters.email.parsing import reply_subject
 from bot.app import build_dispatcher
 from bot.background import Background
-from bot.inbound import Inbound
-from bot.messages import Button, Reply, Target
-from bot.nlu import Parser
+from bot.conversation.inbound import Inbound
+from models.messages import Button, Reply, Target
+from bot.conversation.nlu import Parser
 from models.inputs import CustomerIn, EventIn, OrderIn
 from models.outbox import Outbox
 from models.schedule import utcnow
-from notifications.dispatcher import Dispatcher
+from notifications.sending import Dispatcher
 from tests.conftest import free_port
 from tests.dovecot import Dovecot, dovecot_binary
 from tests.fakes import MailSink

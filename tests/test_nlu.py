@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli as orderbot_cli
-from bot.nlu import INTENTS, Parse, Parser
-from bot.nlu.matching import PhraseSet, needles
-from bot.nlu.phrases import EN, ZH
+from bot.conversation.nlu import INTENTS, Parse, Parser
+from bot.conversation.nlu.matching import PhraseSet, needles
+from bot.conversation.nlu.phrases import EN, ZH
 
 # The labelled sample lives beside the repository, in ../shared/data; a copy rides along in
 # tests/data for checkouts made elsewhere (CI). The shared file, when present, is the one read.

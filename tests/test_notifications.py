@@ -19,13 +19,13 @@ from pydantic import SecretStr
 from adapters.telegram import TelegramChannel
 from adapters.wechat import WeChatChannel
 from bot.config import Settings, WeChatSettings
-from models.channels import ChannelToken
+from models.platforms import ChannelToken
 from models.conversation import Subscription
 from models.orders import Order, OrderException
 from models.outbox import Outbox
 from models.people import Identity, add_staff
 from models.schedule import utcnow
-from notifications.dispatcher import Dispatcher
+from notifications.sending import Dispatcher
 from tests.conftest import Api, Bot, free_port
 from tests.fakes import Clock, MailSink
 from tests.telegram_api import TOKEN, BotApi

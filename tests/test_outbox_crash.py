@@ -53,7 +53,7 @@ async def _worker(config: str, mode: str, owner: str) -> None:
     is pending or being sent, say ``done``.
     """
     from adapters.telegram import TelegramChannel
-    from notifications.dispatcher import Dispatcher
+    from notifications.sending import Dispatcher
 
     settings = load_settings(config)
     engine = build_engine(settings)
@@ -234,7 +234,7 @@ async def test_a_worker_killed_between_claim_and_send_leaves_the_row_to_be_sent_
 
         # A second worker (this process) runs the dispatcher the whole time.
         from adapters.telegram import TelegramChannel
-        from notifications.dispatcher import Dispatcher
+        from notifications.sending import Dispatcher
 
         channel = TelegramChannel(settings)  # the config's own token: "100:TEST-process"
         await channel.startup()

@@ -4,11 +4,11 @@ from __future__ import annotations
 import asyncio
 
 from adapters.base import Delivery
-from bot.messages import Reply, Target
+from models.messages import Reply, Target
 from models.outbox import Outbox
-from notifications.dispatcher import Dispatcher
+from notifications.sending import Dispatcher
 from notifications.outbox import enqueue
-from notifications.people import Recipient
+from models.recipients import Recipient
 
 
 class SlowChat:

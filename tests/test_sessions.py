@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.ratelimit import Limit, RateLimiter
-from bot.sessions import Sessions
+from bot.conversation.limits import Limit, RateLimiter
+from bot.conversation.sessions import Sessions
 from models.conversation import ConversationState
 
 
@@ -58,7 +58,7 @@ async def test_rate_limits_count_across_limiters(db):
 
 
 async def test_a_lease_is_held_by_one_owner_at_a_time(db):
-    from bot import leases
+    from models import leases
 
     assert await leases.take("refresh", 30, owner="a")
     assert not await leases.take("refresh", 30, owner="b")

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from adapters.telegram import TelegramChannel
 from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
 from bot.app import build_app
-from bot.inbound import Inbound
-from bot.messages import Button, Reply, Target
+from bot.conversation.inbound import Inbound
+from models.messages import Button, Reply, Target
 from models.conversation import InboundDedupe
 from models.people import Identity, add_staff
 from tests.conftest import free_port

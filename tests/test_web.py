@@ -14,8 +14,8 @@ from adapters.web import WebChat
 from adapters.web.cookies import COOKIE, cookie_value
 from bot.app import build_app
 from bot.config import ConfigError, load_settings
-from bot.inbound import Inbound
-from bot.messages import Reply, Target
+from bot.conversation.inbound import Inbound
+from models.messages import Reply, Target
 from models.people import Identity
 from tests.conftest import SECRET, Bot
 from tests.test_verification import ASKS_CODE, EMAIL, NO, STOCKING, order_at

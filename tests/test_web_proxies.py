@@ -11,7 +11,7 @@ import pytest
 
 from adapters.web.proxies import TrustedProxies, parse_address
 from bot.config import ConfigError, load_settings
-from bot.ratelimit import Limit
+from bot.conversation.limits import Limit
 from models.conversation import RateCounter
 from tests.conftest import SECRET, Bot
 from tests.web_client import Site, Visitor, serve_site
@@ -123,7 +123,7 @@ async def test_the_websocket_counts_the_client_address_too(site: Site):
                          ids=["without trusted proxies everyone behind the proxy is one source",
                               "with the proxy trusted each client has its own limit"])
 async def test_clients_behind_one_proxy(site: Site, monkeypatch, trusted, other_is_limited):
-    monkeypatch.setattr("bot.router.PER_SOURCE", Limit("source", 3, 60))
+    monkeypatch.setattr("bot.conversation.router.PER_SOURCE", Limit("source", 3, 60))
     site.chat.settings.web.trusted_proxies = trusted
     busy, other = site.visitor(), site.visitor()
     for _ in range(3):

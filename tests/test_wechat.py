@@ -16,13 +16,13 @@ from wechatpy.crypto import WeChatCrypto
 
 from adapters.wechat import WeChatChannel
 from adapters.wechat.client import WeChatApi
-from adapters.wechat.events import MENU_KEYS
-from adapters.wechat.text import MAX_BYTES, MAX_CHARS, TEXT_ONLY, pieces, xml_safe
+from adapters.wechat.pushes import MENU_KEYS
+from adapters.wechat.pieces import MAX_BYTES, MAX_CHARS, TEXT_ONLY, pieces, xml_safe
 from bot.app import build_app, build_dispatcher
 from bot.config import WeChatSettings
-from bot.inbound import Inbound
-from bot.messages import Reply, Target
-from models.channels import ChannelToken
+from bot.conversation.inbound import Inbound
+from models.messages import Reply, Target
+from models.platforms import ChannelToken
 from models.conversation import InboundDedupe
 from models.inputs import CustomerIn, EventIn, OrderIn
 from models.people import Identity

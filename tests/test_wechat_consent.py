@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.config import WeChatSettings
-from bot.messages import Target
-from models.channels import MessageConsent
+from models.messages import Target
+from models.platforms import MessageConsent
 from models.outbox import Outbox
 from models.people import Customer, Identity
-from notifications.dispatcher import Dispatcher
+from notifications.sending import Dispatcher
 from notifications.outbox import enqueue
-from notifications.people import Recipient
+from models.recipients import Recipient
 from tests.conftest import Bot
 from tests.test_wechat import WeChatSide, wx, wx_settings  # noqa: F401 - fixtures of the WeChat tests
 from tests.wechat_fakes import cdata, push_xml

@@ -25,7 +25,7 @@ from bot.config import load_settings
 from bot.db import database
 from models.conversation import Challenge, InboundDedupe
 from models.inputs import CustomerIn, OrderIn
-from models.mailbox import DevMail
+from models.devmail import DevMail
 from tests.conftest import PG_URL, ROOT, _pg_admin, _with_db, free_port
 from tests.test_cli import _healthy
 from tests.wechat_fakes import AES_KEY, APP_ID, APP_SECRET, TOKEN, WeChatApiStub, WeChatServers, text_xml

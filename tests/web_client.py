@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from adapters.web import WebChat
 from adapters.web.cookies import COOKIE
 from bot.app import build_app
-from bot.inbound import Inbound
+from bot.conversation.inbound import Inbound
 from tests.conftest import Bot
 from tests.test_verification import EMAIL
 

@@ -17,7 +17,7 @@ from adapters.base import Delivery
 from adapters.email.parsing import reply_subject
 from bot.config import EmailSettings
 from bot.mailer import Mail, Mailer
-from bot.messages import Reply
+from models.messages import Reply
 
 log = logging.getLogger("adapters.email")
 SUBJECT_CHARS = 60

@@ -10,8 +10,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 
 from adapters.email.guard import address_of, refusal
-from adapters.email.text import html_to_text, strip_quoted
-from bot.messages import InboundMessage
+from adapters.email.body import html_to_text, strip_quoted
+from models.messages import InboundMessage
 
 log = logging.getLogger("adapters.email")
 CHANNEL = "email"

@@ -5,6 +5,6 @@ import os
 # deprecation warning at every 429; our code reads either form.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from adapters.telegram.channel import TelegramChannel  # noqa: E402 - after the opt-in above
+from adapters.telegram.adapter import TelegramChannel  # noqa: E402 - after the opt-in above
 
 __all__ = ["TelegramChannel"]

@@ -25,7 +25,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from adapters.base import Delivery, split_text
-from bot.messages import Reply
+from models.messages import Reply
 
 log = logging.getLogger(__name__)
 

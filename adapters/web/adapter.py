@@ -25,9 +25,9 @@ from adapters.web.page import Page
 from adapters.web.proxies import TrustedProxies
 from adapters.web.routes import chat_routes
 from adapters.web.wire import ChatMessageIn, dumps, parse_message, replies_out, reply_out
-from bot.api.errors import ApiError
+from bot.api.middleware import ApiError
 from bot.config import Settings
-from bot.messages import InboundMessage, Reply, Target
+from models.messages import InboundMessage, Reply, Target
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024  # bytes; a frame of 4,000 characters, even all escaped, is well within

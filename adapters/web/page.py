@@ -19,7 +19,7 @@ from aiohttp import web
 
 from adapters.web.origins import frame_ancestors
 from adapters.web.wire import MAX_TEXT
-from bot.texts import t
+from bot.conversation.texts import t
 
 STATIC = Path(__file__).resolve().parent / "static"
 START_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

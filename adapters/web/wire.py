@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.api.errors import ApiError, validation_error
-from bot.messages import Reply
+from bot.api.middleware import ApiError, validation_error
+from models.messages import Reply
 
 MAX_TEXT = 4000  # characters; longer is refused with 413, not cut
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -20,12 +20,12 @@ from wechatpy.replies import create_reply
 from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.wechat.client import WeChatApi
 from adapters.wechat.envelope import Envelope, Refused, valid_aes_key
-from adapters.wechat.events import CHANNEL, Malformed, consents, kind, read, understand
-from adapters.wechat.text import MAX_CHARS, SORRY, pieces, xml_safe
-from bot.api.errors import error_response
+from adapters.wechat.pushes import CHANNEL, Malformed, consents, kind, read, understand
+from adapters.wechat.pieces import MAX_CHARS, SORRY, pieces, xml_safe
+from bot.api.middleware import error_response
 from bot.api.routes import Query, Route
 from bot.config import Settings
-from bot.messages import InboundMessage, Reply, Target
+from models.messages import InboundMessage, Reply, Target
 from models.conversation import InboundDedupe
 from notifications.wechat import give_consent
 

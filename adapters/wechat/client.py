@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 
 from adapters.base import Delivery
-from adapters.wechat.token import SharedToken, TokenUnavailable
-from bot import leases
+from adapters.wechat.access_token import SharedToken, TokenUnavailable
+from models import leases
 
 log = logging.getLogger(__name__)
 

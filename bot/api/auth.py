@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.api.errors import ApiError
+from bot.api.middleware import ApiError
 from models.apikeys import ApiKey, hash_key
 from models.schedule import utcnow
 

@@ -12,9 +12,9 @@ from functools import wraps
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot import orderview
-from bot.api import orders
-from bot.api.errors import error_response
+from bot.api import views
+from bot.api import endpoints
+from bot.api.middleware import error_response
 from bot.api.state import CHANNELS, KEYS, PRINCIPAL
 from bot.db import ping
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -85,10 +85,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", healthz, "Whether the service runs and reaches its database",
           response=Health, errors=(503,), auth=False, tag="service"),
     Route("GET", API + "/openapi.json", openapi, "This document (OpenAPI 3.1)", auth=False, tag="service"),
-    Route("POST", API + "/orders", orders.create_order, "Create an order; it stands at its workflow's first node",
-          body=OrderIn, response=orderview.CreatedOrder, status=201, errors=(400, 401, 409)),
-    Route("GET", API + "/orders", orders.list_orders, "List orders, oldest first",
-          response=orders.OrderList, errors=(400, 401), query=(
+    Route("POST", API + "/orders", endpoints.create_order, "Create an order; it stands at its workflow's first node",
+          body=OrderIn, response=views.CreatedOrder, status=201, errors=(400, 401, 409)),
+    Route("GET", API + "/orders", endpoints.list_orders, "List orders, oldest first",
+          response=endpoints.OrderList, errors=(400, 401), query=(
               Query("node", "string", "only orders standing at this node"),
               Query("workflow", "string", "only orders of this workflow"),
               Query("sales_owner", "string", "only orders of this sales member (code)"),
@@ -97,21 +97,21 @@ ROUTES: tuple[Route, ...] = (
               Query("after", "integer", "the `next_after` of the previous page"),
               Query("limit", "integer", "at most this many (1-200, default 50)"),
           )),
-    Route("GET", API + "/orders/{order_no}", orders.get_order, "One order: timeline, events, exceptions",
-          response=orderview.OrderDetail, errors=(401, 404)),
-    Route("PATCH", API + "/orders/{order_no}", orders.patch_order,
+    Route("GET", API + "/orders/{order_no}", endpoints.get_order, "One order: timeline, events, exceptions",
+          response=views.OrderDetail, errors=(401, 404)),
+    Route("PATCH", API + "/orders/{order_no}", endpoints.patch_order,
           "Change promised date, sales owner, customer contact or ship-to",
-          body=OrderPatch, response=orderview.OrderDetail, errors=(400, 401, 404)),
-    Route("POST", API + "/orders/{order_no}/events", orders.post_event,
-          "Record a node event; idempotent on event_id", body=EventIn, response=orderview.EventResultOut,
+          body=OrderPatch, response=views.OrderDetail, errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/events", endpoints.post_event,
+          "Record a node event; idempotent on event_id", body=EventIn, response=views.EventResultOut,
           status=201, errors=(400, 401, 404, 409, 422)),
-    Route("POST", API + "/orders/{order_no}/exceptions", orders.open_exception, "Open an exception",
-          body=ExceptionIn, response=orderview.ExceptionOut, status=201, errors=(400, 401, 404)),
-    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/ack", orders.ack_exception,
-          "Acknowledge an exception (someone has it)", body=AckIn, response=orderview.ExceptionOut,
+    Route("POST", API + "/orders/{order_no}/exceptions", endpoints.open_exception, "Open an exception",
+          body=ExceptionIn, response=views.ExceptionOut, status=201, errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/ack", endpoints.ack_exception,
+          "Acknowledge an exception (someone has it)", body=AckIn, response=views.ExceptionOut,
           errors=(400, 401, 404)),
-    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/resolve", orders.resolve_exception,
-          "Resolve an exception", body=ResolveIn, response=orderview.ExceptionOut, errors=(400, 401, 404)),
+    Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/resolve", endpoints.resolve_exception,
+          "Resolve an exception", body=ResolveIn, response=views.ExceptionOut, errors=(400, 401, 404)),
 )
 
 

@@ -12,7 +12,7 @@ import logging
 import random
 
 from models.engine import ProgressEngine
-from bot.demo_seed import event
+from bot.demo.seed import event
 from models.errors import EngineError
 from models.orders import Order, OrderException
 from models.people import Identity

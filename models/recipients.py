@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot.messages import Target
+from models.messages import Target
 from models.store import sql
 
 CUSTOMER, STAFF = "customer", "staff"

@@ -29,14 +29,14 @@ from tortoise import connections
 
 from adapters.base import Adapter, Delivery
 from adapters.email.outgoing import ANSWER
-from bot import leases
+from models import leases
 from bot.config import Settings
 from bot.mailer import Mail
-from bot.messages import Reply, Target
+from models.messages import Reply, Target
 from models.engine import ProgressEngine
 from models.store import sql
 from notifications.mail import MailNotices
-from notifications.people import CUSTOMER, Person, as_datetime, person_of
+from models.recipients import CUSTOMER, Person, as_datetime, person_of
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
 from notifications.triggers import DIGESTED

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 from tortoise.transactions import in_transaction
 
-from bot.cli_support import fail, run_with_db, settings_from, table, when
+from bot.cli.support import fail, run_with_db, settings_from, table, when
 from models.outbox import Outbox
 from models.schedule import utcnow
 

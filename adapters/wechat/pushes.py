@@ -21,8 +21,8 @@ from collections.abc import Callable
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 
-from adapters.wechat.text import TEXT_ONLY
-from bot.messages import InboundMessage
+from adapters.wechat.pieces import TEXT_ONLY
+from models.messages import InboundMessage
 
 log = logging.getLogger(__name__)
 CHANNEL = "wechat"

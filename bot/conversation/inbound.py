@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.messages import InboundMessage, Reply
-from bot.router import Dispatcher
+from models.messages import InboundMessage, Reply
+from bot.conversation.router import Dispatcher
 from models import store
 from models.conversation import InboundDedupe
 from models.schedule import utcnow

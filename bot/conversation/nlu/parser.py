@@ -3,7 +3,7 @@
 Rules and fuzzy matching, no model and no network. A message goes through:
 
 1. NFKC (full-width → ASCII), group mentions ("@order_test_bot") blanked out;
-2. order references and a one-time code taken out (``bot.nlu.entities``);
+2. order references and a one-time code taken out (``bot.conversation.nlu.entities``);
 3. a message that is only references (or only a code) plus filler is a lookup (a code);
 4. otherwise the phrases of every intent are found, Chinese on the characters, English
    on the words with typos corrected, and the intents scored (``_decide``).
@@ -15,10 +15,10 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from bot.nlu.entities import Entities, EntityFinder
-from bot.nlu.lexicon import COMMON_EN, DROPPED_WITH_A_REF, FILLER_EN, FILLER_ZH, NEUTRAL, PRIORITY, REQUESTS, ZH_TYPOS
-from bot.nlu.matching import Hit, PhraseSet, WordCorrector
-from bot.nlu.phrases import EN, ZH
+from bot.conversation.nlu.entities import Entities, EntityFinder
+from bot.conversation.nlu.lexicon import COMMON_EN, DROPPED_WITH_A_REF, FILLER_EN, FILLER_ZH, NEUTRAL, PRIORITY, REQUESTS, ZH_TYPOS
+from bot.conversation.nlu.matching import Hit, PhraseSet, WordCorrector
+from bot.conversation.nlu.phrases import EN, ZH
 
 # WeChat puts U+2005 after a mention, Telegram a plain space; a CJK name needs one of them.
 _MENTION = re.compile(r"(?<!\S)@(?:[A-Za-z0-9_.\-]+|[^\s@]{1,20}(?=\s))")

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bot.config import ConfigError, OrdersSettings, find_config_file, load_settings
-from bot.nlu.parser import Parse, Parser
+from bot.conversation.nlu.parser import Parse, Parser
 
 _SECRET_KEY = "security.secret_key"
 # Stands in for the secret key while reading [orders]; never used for anything.

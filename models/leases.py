@@ -13,7 +13,7 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from models.channels import Lease
+from models.platforms import Lease
 from models.schedule import utcnow
 
 OWNER = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -1,6 +1,6 @@
 """Word lists the parser leans on, kept as data so they can grow without touching code.
 
-The phrase tables (what each intent sounds like) are in ``bot.nlu.phrases``; this module
+The phrase tables (what each intent sounds like) are in ``bot.conversation.nlu.phrases``; this module
 holds the intent names and their order, and the small lists around them: words that are
 never "corrected", fillers that say nothing, courier prefixes, typical pinyin-IME slips.
 """

@@ -5,10 +5,10 @@ from aiohttp import web
 from pydantic import BaseModel
 from tortoise.expressions import Q, Subquery
 
-from bot import orderview
-from bot.api.errors import ApiError, parse_body
+from bot.api import views
+from bot.api.middleware import ApiError, parse_body
 from bot.api.state import ENGINE, PRINCIPAL, SETTINGS
-from bot.tokens import bind_token
+from bot.conversation.tokens import bind_token
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.orders import Order, OrderException
@@ -17,7 +17,7 @@ MAX_PAGE = 200
 
 
 class OrderList(BaseModel):
-    orders: list[orderview.OrderSummary]
+    orders: list[views.OrderSummary]
     next_after: int | None
 
 
@@ -52,24 +52,24 @@ async def create_order(request: web.Request) -> web.Response:
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
     token = bind_token(settings.security.secret_key.get_secret_value(), order.customer_id, engine.today())
     bot_name, public = settings.telegram.bot_username, settings.server.public_url
-    links = orderview.BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
+    links = views.BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
                                 wechat_scene=f"bind_{token}", web=f"{public}/chat?start={token}" if public else None)
-    detail = await orderview.detail(engine, order)
-    return _json(orderview.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
+    detail = await views.detail(engine, order)
+    return _json(views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
                  status=201 if created else 200)
 
 
 async def get_order(request: web.Request) -> web.Response:
     engine = _engine(request)
     order = await engine.get_order(request.match_info["order_no"])
-    return _json(await orderview.detail(engine, order))
+    return _json(await views.detail(engine, order))
 
 
 async def patch_order(request: web.Request) -> web.Response:
     body = await parse_body(request, OrderPatch)
     engine = _engine(request)
     order = await engine.update_order(request.match_info["order_no"], body, actor=_actor(request))
-    return _json(await orderview.detail(engine, order))
+    return _json(await views.detail(engine, order))
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -79,28 +79,28 @@ async def post_event(request: web.Request) -> web.Response:
     order_no = engine.normalize(request.match_info["order_no"])
     result = await engine.apply_event(order_no, body, source="api", default_actor=_actor(request))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return _json(orderview.event_result_out(order_no, result.event), status=201, headers=headers)
+    return _json(views.event_result_out(order_no, result.event), status=201, headers=headers)
 
 
 async def open_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, ExceptionIn)
     exc = await _engine(request).open_exception(request.match_info["order_no"], body,
                                                 default_actor=_actor(request))
-    return _json(orderview.exception_out(exc), status=201)
+    return _json(views.exception_out(exc), status=201)
 
 
 async def ack_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, AckIn, empty_ok=True)
     exc = await _engine(request).acknowledge_exception(request.match_info["order_no"], _exception_id(request),
                                                        body, default_actor=_actor(request))
-    return _json(orderview.exception_out(exc))
+    return _json(views.exception_out(exc))
 
 
 async def resolve_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, ResolveIn, empty_ok=True)
     exc = await _engine(request).resolve_exception(request.match_info["order_no"], _exception_id(request),
                                                    body, default_actor=_actor(request))
-    return _json(orderview.exception_out(exc))
+    return _json(views.exception_out(exc))
 
 
 def _bool(request: web.Request, name: str) -> bool | None:
@@ -142,5 +142,5 @@ async def list_orders(request: web.Request) -> web.Response:
     rows = await qs.filter(id__gt=after).order_by("id").limit(limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return _json(OrderList(orders=[orderview.summary(engine, o) for o in rows],
+    return _json(OrderList(orders=[views.summary(engine, o) for o in rows],
                            next_after=rows[-1].id if more else None))

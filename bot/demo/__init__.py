@@ -1,7 +1,7 @@
 """`orderbot demo`: the whole service on a throwaway SQLite database, with believable history.
 
 The demo reads no config file and no ``ORDERBOT_*`` variable: everything it needs is made up
-here and in ``bot.demo_seed``.
+here and in ``bot.demo.seed``.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from functools import partial
 from pathlib import Path
 
 from bot.app import serve
-from bot.cli_support import CONFIG_EXIT, DEMO_CONFIG, fail
+from bot.cli.support import CONFIG_EXIT, DEMO_CONFIG, fail
 from bot.config import ENV_PREFIX, ConfigError, Settings, load_settings
-from bot.demo_motion import keep_moving
-from bot.demo_seed import seed_orders, seed_staff
+from bot.demo.motion import keep_moving
+from bot.demo.seed import seed_orders, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException

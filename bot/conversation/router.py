@@ -18,11 +18,11 @@ from typing import Any
 
 from bot.config import Settings
 from bot.mailer import Mailer
-from bot.messages import InboundMessage, Reply
-from bot.nlu import Parse, Parser
-from bot.ratelimit import PER_CHAT, PER_SOURCE, RateLimiter
-from bot.sessions import Session, SessionBusy, Sessions
-from bot.texts import t
+from models.messages import InboundMessage, Reply
+from bot.conversation.nlu import Parse, Parser
+from bot.conversation.limits import PER_CHAT, PER_SOURCE, RateLimiter
+from bot.conversation.sessions import Session, SessionBusy, Sessions
+from bot.conversation.texts import t
 from models import batch, store
 from models.engine import ProgressEngine
 from models.people import Customer, Identity, StaffMember

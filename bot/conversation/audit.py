@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.messages import InboundMessage
+from models.messages import InboundMessage
 import orjson
 
 from models import batch

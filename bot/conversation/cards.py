@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.policy import Audience, fields_for
-from bot.texts import t
+from bot.conversation.policy import Audience, fields_for
+from bot.conversation.texts import t
 from models.engine import ProgressEngine
 from models import store
 from models.orders import Order, OrderCommercial

@@ -18,7 +18,7 @@ from functools import partial
 from itertools import product, takewhile
 from zoneinfo import ZoneInfo
 
-from bot.demo_data import (
+from bot.demo.data import (
     AFTER_SALES,
     BRANDS,
     CARRIERS,

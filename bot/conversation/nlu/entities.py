@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-from bot.nlu.lexicon import KNOWN_PREFIXES, NOT_PREFIXES
+from bot.conversation.nlu.lexicon import KNOWN_PREFIXES, NOT_PREFIXES
 from models.numbers import normalize_order_no
 
 _PIECE = re.compile(r"[A-Za-z]+|[0-9]+")

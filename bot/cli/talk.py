@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 
-from adapters.console import Console
+from adapters.terminal.adapter import Console
 from bot.app import build_dispatcher, build_engine
 from bot.background import Background
-from bot.cli_support import fail, run_with_db, settings_from, table, when
+from bot.cli.support import fail, run_with_db, settings_from, table, when
 from models.audit import AuditLog
-from models.mailbox import DevMail
+from models.devmail import DevMail
 
 CHANNELS = ("telegram", "wechat", "email", "web", "console")
 

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot import leases
-from models.channels import ChannelToken
+from models import leases
+from models.platforms import ChannelToken
 from models.schedule import utcnow
 
 log = logging.getLogger(__name__)

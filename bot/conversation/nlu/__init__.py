@@ -4,7 +4,7 @@
 ``track_order`` and ``order_refs == ("SO202611240042",)``. Rules and fuzzy matching
 (rapidfuzz); no model, no network, no database.
 """
-from bot.nlu.lexicon import INTENTS
-from bot.nlu.parser import Parse, Parser
+from bot.conversation.nlu.lexicon import INTENTS
+from bot.conversation.nlu.parser import Parse, Parser
 
 __all__ = ["INTENTS", "Parse", "Parser"]

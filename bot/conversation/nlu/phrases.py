@@ -13,7 +13,7 @@ the cues inside them.
 """
 from __future__ import annotations
 
-from bot.nlu.lexicon import NEUTRAL, NEUTRAL_WEIGHT
+from bot.conversation.nlu.lexicon import NEUTRAL, NEUTRAL_WEIGHT
 
 
 def _g(n: int) -> str:

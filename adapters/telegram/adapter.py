@@ -23,11 +23,11 @@ from telegram.error import TelegramError
 from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.telegram.sender import NOTICE, REPLY, TelegramSender, keyboard_json
 from adapters.telegram.transport import AiohttpRequest
-from bot import leases
-from bot.api.errors import error_response
+from models import leases
+from bot.api.middleware import error_response
 from bot.api.routes import Route
 from bot.config import Settings
-from bot.messages import InboundMessage, Reply, Target
+from models.messages import InboundMessage, Reply, Target
 
 log = logging.getLogger(__name__)
 

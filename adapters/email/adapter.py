@@ -19,14 +19,14 @@ from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from adapters.base import Capabilities, Delivery, OnMessage
-from adapters.email.mailbox import MailboxWatcher
+from adapters.email.imap import MailboxWatcher
 from adapters.email.outgoing import ANSWER, Outgoing, answer_mail, notice_mail, prepared
 from adapters.email.parsing import parse_mail
 from bot.config import Settings
-from bot.messages import InboundMessage, Reply, Target
+from models.messages import InboundMessage, Reply, Target
 from models.schedule import utcnow
 from notifications.outbox import enqueue
-from notifications.people import Recipient
+from models.recipients import Recipient
 
 log = logging.getLogger("adapters.email")
 STOP_TIMEOUT = 30.0  # a mail being answered at shutdown is given this long to finish

@@ -5,9 +5,9 @@ import uuid
 
 import click
 
-from bot import orderview
+from bot.api import views
 from bot.app import build_engine
-from bot.cli_support import run_with_db, settings_from, table, when
+from bot.cli.support import run_with_db, settings_from, table, when
 from models.apikeys import ApiKey, hash_key, new_key
 from models.errors import Conflict, NotFound
 from models.inputs import EventData, EventIn
@@ -127,7 +127,7 @@ def order() -> None:
     """Look at orders."""
 
 
-def _render(d: orderview.OrderDetail, settings) -> str:
+def _render(d: views.OrderDetail, settings) -> str:
     lines = [
         f"{d.order_no}  [{d.workflow}]  at {d.current_node_name.zh if d.current_node_name else ''} "
         f"{d.current_node} since {when(d.node_entered_at, settings)}"
@@ -165,8 +165,8 @@ def order_show(ctx: click.Context, order_no: str, as_json: bool) -> None:
     settings = settings_from(ctx)
     engine = build_engine(settings)
 
-    async def show() -> orderview.OrderDetail:
-        return await orderview.detail(engine, await engine.get_order(order_no))
+    async def show() -> views.OrderDetail:
+        return await views.detail(engine, await engine.get_order(order_no))
 
     d = run_with_db(settings, show)
     click.echo(d.model_dump_json(indent=2) if as_json else _render(d, settings))

@@ -6,8 +6,8 @@ import sys
 import uuid
 from typing import TextIO
 
-from bot.messages import InboundMessage
-from bot.router import Dispatcher
+from models.messages import InboundMessage
+from bot.conversation.router import Dispatcher
 
 
 class Console:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from bot import cli_admin, cli_chat, cli_outbox
-from bot.cli_support import CONFIG_EXIT, fail, settings_from
+from bot.cli import admin, notices, talk
+from bot.cli.support import CONFIG_EXIT, fail, settings_from
 from bot.config import DEFAULT_FILE, ENV_PREFIX
 from bot.db import SchemaOutdated, apply_migrations, database
 from models.workflows import WorkflowError, builtin_workflows_text, load_workflows
@@ -175,7 +175,7 @@ def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
     from it when there is one.
     """
     from bot.config import ConfigError
-    from bot.nlu.command import BadLine, parser_for, read_texts, to_json
+    from bot.cli.understand import BadLine, parser_for, read_texts, to_json
 
     if (text is None) == (jsonl is None):
         raise click.UsageError("give either TEXT or --jsonl FILE")
@@ -191,9 +191,9 @@ def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
         click.echo(to_json(parser.parse(message)))
 
 
-cli_admin.register(cli)
-cli_chat.register(cli)
-cli_outbox.register(cli)
+admin.register(cli)
+talk.register(cli)
+notices.register(cli)
 
 
 def main() -> None:
