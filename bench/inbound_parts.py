@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.db import database, ensure_schema
 from bot.conversation.inbound import Inbound
 from models.messages import InboundMessage
-from models import batch
+from models import batch, sql as road
 
 WARM = 50
 
@@ -87,7 +87,7 @@ async def measure(n: int, concurrency: int, folder: Path, profile: bool = False)
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        await batch.flush()
+        await road.flush()
     done = n - WARM
     per = lambda seconds: seconds / done * 1000  # noqa: E731
     print(f"\nupdates          {done:,} at concurrency {concurrency}, no HTTP")

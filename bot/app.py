@@ -32,7 +32,7 @@ from bot.conversation.limits import RateLimiter
 from bot.conversation.router import Dispatcher, Services
 from bot.conversation.sessions import Sessions
 from handlers import basics, requests, staff, subscriptions, tracking, verification
-from models import batch
+from models import sql
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
@@ -168,7 +168,7 @@ async def serve(
             await notices.stop()
             await runner.cleanup()
             await background.drain()
-            await batch.flush()  # statements still queued are written before the database closes
+            await sql.flush()  # statements still queued are written before the database closes
 
 
 async def _until_stopped() -> None:

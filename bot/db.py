@@ -17,7 +17,7 @@ from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
 
-from models import APP_LABEL, MIGRATIONS, MODEL_MODULES, batch
+from models import APP_LABEL, MIGRATIONS, MODEL_MODULES, sql
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def database(url: str) -> AsyncIterator[TortoiseContext]:
             try:
                 yield ctx
             finally:
-                await batch.close(ctx.connections.get("default"))
+                await sql.close(ctx.connections.get("default"))
 
 
 def _executor() -> MigrationExecutor:
@@ -116,6 +116,3 @@ async def ensure_schema(*, auto_migrate: bool) -> None:
     await apply_migrations()
 
 
-async def ping() -> None:
-    """One round trip to the database; raises when it is unreachable."""
-    await get_connection("default").execute_query("SELECT 1")

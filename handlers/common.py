@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 from rapidfuzz import fuzz, process
-from tortoise import connections
-from tortoise.transactions import in_transaction
 
-from bot.conversation import audit
+from models import audit
 from bot.conversation.cards import order_card
 from models.messages import Button, Reply
 from bot.conversation.policy import Audience, audience, staff_may_see
 from bot.conversation.router import Context
-from models import store
+from models import orders
 from models.orders import Order
+from models import requests
 from models.people import Role, StaffMember
-from models.requests import CustomerRequest
-from notifications.outbox import enqueue, staff_recipient
-from notifications.triggers import Answerers
+from models.recipients import owner_of
 
 FUZZY_CUTOFF = 85
 FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
@@ -23,10 +20,7 @@ FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
 
 async def find_order(ctx: Context, ref: str) -> Order | None:
     """The order with this number, or with this courier tracking number."""
-    no = ctx.services.engine.normalize(ref)
-    # One statement, both indexes; an order with this number comes before one with this tracking number.
-    return store.one(Order, await store.execute(
-        "SELECT * FROM orders WHERE order_no = ? OR tracking_no = ? ORDER BY order_no = ? DESC LIMIT 1", [no, no, no]))
+    return await orders.find_order(ctx.services.engine.normalize(ref))
 
 
 async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | None = None) -> Reply:
@@ -37,7 +31,8 @@ async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | No
         kind, who = "staff", ctx.staff.code
     else:
         kind, who = "customer", str(ctx.customer.id) if ctx.customer else f"{ctx.msg.channel}:{ctx.msg.sender_id}"
-    await audit.shown(ctx.msg, order.order_no, card.fields, actor_kind=kind, actor_id=who, verified_by=verified_by)
+    await audit.shown(ctx.msg.channel, ctx.msg.chat_id, order.order_no, card.fields, actor_kind=kind, actor_id=who,
+                      verified_by=verified_by)
     text = f"{prefix}\n\n{card.text}" if prefix else card.text
     if view == Audience.CUSTOMER:
         ctx.session.data["last_order"] = order.order_no
@@ -78,24 +73,7 @@ async def staff_lookup(ctx: Context, ref: str) -> Reply:
 
 async def record_request(ctx: Context, order: Order, kind: str, text: str) -> str:
     """Record a customer's request against ``order``, hand it to its owner; the sentence to tell them."""
-    wf = ctx.services.engine.workflow_of(order)
-    node = wf.node(order.current_node) if wf.has(order.current_node) else None
-    owner = await owner_of(order, node.department if node else None)
-    async with in_transaction():
-        req = await CustomerRequest.create(order=order, kind=kind, text=text, channel=ctx.msg.channel,
-                                           address=ctx.msg.chat_id, assigned_to=owner.code if owner else None)
-        if owner is not None:
-            await enqueue(f"request:{req.id}", "customer_request", [await staff_recipient(owner)],
-                          {"order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text,
-                           "customer": (await order.customer).name},
-                          order_no=order.order_no)
+    owner = await owner_of(order, ctx.services.engine.department_of(order))
+    await requests.record(order, kind, text, ctx.msg.reply_target, owner)
     who = owner.name if owner else ctx.t("request.owner.team")
     return ctx.t("request.recorded", kind=ctx.t(f"request.kind.{kind}"), order_no=order.order_no, owner=who)
-
-
-async def owner_of(order: Order, node_department: str | None) -> StaffMember | None:
-    """Who answers for the order now: its sales owner, else the current node's department, else a
-    manager (the rule is ``notifications.triggers.Answerers``, which the notices use too)."""
-    answerers = await Answerers.load(connections.get("default"))
-    staff_id = answerers.staff_id(order, node_department)
-    return await StaffMember.get_or_none(id=staff_id) if staff_id else None

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from tortoise.expressions import Q
-
-from bot.conversation import audit
+from models import audit, queries
 from models.messages import InboundMessage, Reply
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
@@ -32,8 +30,7 @@ async def _order_for(ctx: Context, ref: str, node: Node | None = None, *, moving
         return ctx.reply("track.not_found_staff", ref=ctx.services.engine.normalize(ref))
     if not moving:
         return order
-    wf = ctx.services.engine.workflow_of(order)
-    target = node or (wf.node(order.current_node) if wf.has(order.current_node) else None)
+    target = node or ctx.services.engine.current_node(order)
     if not staff_may_move(ctx.staff, order.sales_owner, target.department if target else None):
         return ctx.reply("staff.not_allowed", order_no=order.order_no)
     return order
@@ -125,35 +122,18 @@ async def resolve(msg: InboundMessage, ctx: Context) -> Reply:
     return await _close(ctx, resolve=True)
 
 
-def _scope(ctx: Context) -> Q:
-    """The orders in a staff member's scope: sales their own, operators those at their department's nodes."""
-    member = ctx.staff
-    if member.role == Role.SALES:
-        return Q(sales_owner=member.code)
-    if member.role == Role.OPERATOR and member.department:
-        mine = Q()
-        for wf in ctx.services.engine.workflows.workflows.values():
-            keys = [n.key for n in wf.nodes if n.department == member.department]
-            if keys:
-                mine |= Q(workflow=wf.key, current_node__in=keys)
-        return mine if mine.children else Q(id=-1)
-    return Q()
-
-
 @router.command("late", staff_only=True)
 async def late(msg: InboundMessage, ctx: Context) -> Reply:
     engine = ctx.services.engine
-    qs = Order.filter(engine.late_query() & _scope(ctx))
-    total = await qs.count()
+    total, first = await queries.late_in_scope(engine.workflows, engine.today(), ctx.staff, MAX_LATE)
     if not total:
         return ctx.reply("staff.late_none")
     lines = [ctx.t("staff.late_header", n=total)]
-    for o in await qs.order_by("promised_date", "id").limit(MAX_LATE):
-        wf = engine.workflow_of(o)
-        node = wf.node(o.current_node).name(ctx.locale) if wf.has(o.current_node) else o.current_node
+    for o in first:
+        node = engine.node_name(o, ctx.locale)
         lines.append(f"· {o.order_no}  {node}  {o.promised_date}" + (f"  {o.sales_owner}" if o.sales_owner else ""))
-        await audit.shown(msg, o.order_no, ("order_no", "status", "promised_date"), actor_kind="staff",
-                          actor_id=ctx.staff.code, verified_by="staff")
+        await audit.shown(msg.channel, msg.chat_id, o.order_no, ("order_no", "status", "promised_date"),
+                          actor_kind="staff", actor_id=ctx.staff.code, verified_by="staff")
     if total > MAX_LATE:
         lines.append(f"… +{total - MAX_LATE}")
     return Reply("\n".join(lines))

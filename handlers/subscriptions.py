@@ -6,27 +6,19 @@ from models.messages import InboundMessage, Reply
 from bot.conversation.policy import staff_may_see
 from bot.conversation.router import Context, Router
 from handlers.common import find_order
-from models.conversation import Subscription
+from models import recipients
 from models.people import Role
 
 router = Router("subscriptions")
 
 
-async def _subscribe(ctx: Context, scope: str, key: str, **fields) -> None:
-    target = ctx.msg.reply_target
-    await Subscription.get_or_create(channel=target.channel, address=target.address, scope_key=key,
-                                     defaults={"scope": scope, **fields})
+async def _subscribe(ctx: Context, scope: str, key: str, **about) -> None:
+    await recipients.subscribe(ctx.msg.reply_target, scope, key, **about)
 
 
 async def _unsubscribe(ctx: Context, *, key: str | None = None, prefix: str | None = None) -> int:
     """Remove this chat's subscriptions: one (``key``), a family (``prefix``) or all."""
-    target = ctx.msg.reply_target
-    qs = Subscription.filter(channel=target.channel, address=target.address)
-    if key is not None:
-        qs = qs.filter(scope_key=key)
-    elif prefix is not None:
-        qs = qs.filter(scope_key__startswith=prefix)
-    return await qs.delete()
+    return await recipients.unsubscribe(ctx.msg.reply_target, key=key, prefix=prefix)
 
 
 @router.intent("subscribe")

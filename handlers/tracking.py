@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.conversation import audit
+from models import audit
 from bot.conversation.cards import when
 from models.messages import Button, InboundMessage, Reply
 from bot.conversation.limits import PER_ORDER
@@ -96,10 +96,9 @@ async def my_orders(ctx: Context, *, listing: bool) -> Reply:
     shown = (open_orders or orders)[:MAX_LISTED]
     lines = [ctx.t("track.choose", n=len(shown)) if not listing else ctx.t("track.list_header")]
     for o in shown:
-        wf = engine.workflow_of(o)
-        node = wf.node(o.current_node).name(ctx.locale) if wf.has(o.current_node) else o.current_node
+        node = engine.node_name(o, ctx.locale)
         eta = engine.eta(o)
         lines.append(f"· {o.order_no}  {node}" + (f"  → {when(eta, ctx.locale, engine.tz)}" if eta else ""))
-        await audit.shown(ctx.msg, o.order_no, ("order_no", "status", "eta"), actor_kind="customer",
-                          actor_id=str(ctx.customer.id), verified_by="bound")
+        await audit.shown(ctx.msg.channel, ctx.msg.chat_id, o.order_no, ("order_no", "status", "eta"),
+                          actor_kind="customer", actor_id=str(ctx.customer.id), verified_by="bound")
     return Reply("\n".join(lines), buttons=tuple(Button(o.order_no, o.order_no) for o in shown[:5]))

@@ -23,10 +23,11 @@ from bot.conversation.router import Context, Router
 from bot.conversation.texts import t
 from bot.conversation.tokens import read_bind_token
 from handlers.common import owner_of, show
-from models.conversation import Challenge
+from models.chats import Challenge
 from models.orders import Order
 from models.people import Customer
-from notifications.outbox import enqueue, staff_recipient
+from models.outbox import enqueue
+from models.recipients import staff_recipient
 
 log = logging.getLogger(__name__)
 router = Router("verification")
@@ -133,9 +134,7 @@ async def _tell_owner(ctx: Context, ch: Challenge) -> None:
         log.warning("conversation %s locked after %d wrong codes for an unknown order", ctx.msg.session_key,
                     MAX_TRIES)
         return
-    wf = ctx.services.engine.workflows.get(order.workflow)
-    node = wf.node(order.current_node) if wf and wf.has(order.current_node) else None
-    owner = await owner_of(order, node.department if node else None)
+    owner = await owner_of(order, ctx.services.engine.department_of(order))
     if owner is None:
         return
     await enqueue(f"lockout:{ctx.msg.session_key}:{ch.id}", "verification_locked", [await staff_recipient(owner)],

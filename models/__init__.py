@@ -6,13 +6,15 @@ The app label is ``orderbot``; ``MODEL_MODULES`` lists every module with models,
 MODEL_MODULES = [
     "models.people",
     "models.orders",
-    "models.conversation",
+    "models.chats",
     "models.audit",
     "models.outbox",
     "models.apikeys",
     "models.requests",
     "models.devmail",
     "models.platforms",
+    "models.leases",
+    "models.recipients",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

@@ -1,8 +1,14 @@
 """The audit log: every order shown to anyone, append-only."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import orjson
 from tortoise import fields
 from tortoise.models import Model
+
+from models.schedule import utcnow
+from models.sql import soon
 
 
 class AuditLog(Model):
@@ -20,3 +26,17 @@ class AuditLog(Model):
 
     class Meta:
         table = "audit_log"
+
+
+async def shown(channel: str, chat_id: str | None, order_no: str, fields_shown: Iterable[str], *, actor_kind: str,
+                actor_id: str, verified_by: str) -> None:
+    """Record that ``order_no`` was shown in a chat (one plain INSERT: it runs for every card shown).
+
+    Inside a message's unit of work (``models.sql.unit``) the row is committed with the
+    conversation's release, before the answer goes out; elsewhere before this returns.
+    """
+    await soon(
+        "INSERT INTO audit_log (at, actor_kind, actor_id, order_no, fields_shown, channel, verified_by, chat_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [utcnow(), actor_kind, actor_id, order_no, orjson.dumps(sorted(fields_shown)).decode(), channel, verified_by,
+         chat_id])

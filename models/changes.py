@@ -8,8 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.orders import NodeEvent, OrderException
-from models.store import EventRecord, OrderState
+from models.orders import EventRecord, OrderException, OrderState
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Change:
     at: datetime
     actor: str | None
     source: str
-    event: EventRecord | NodeEvent | None = None
+    event: EventRecord | None = None
     exception: OrderException | None = None
     previous_node: str | None = None
     previous_eta: datetime | None = None

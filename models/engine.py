@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,16 +22,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import schedule, store
+from models import orders, queries, schedule
 from models.changes import Change, ChangeHook, EventResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.numbers import OrderNumberPolicy
-from models.orders import NodeEvent, Order, OrderCommercial, OrderException
+from models.orders import EventRecord, Order, OrderCommercial, OrderException, OrderState
 from models.people import Customer
-from models.store import EventRecord, OrderState
 from models.writer import EventWriter
-from models.workflows import Workflow, WorkflowSet
+from models.workflows import Node, Workflow, WorkflowSet
 
 log = logging.getLogger(__name__)
 MAX_FUTURE = timedelta(days=1)
@@ -83,11 +83,28 @@ class ProgressEngine:
                                     "which the workflows file no longer has")
         return wf
 
+    def current_node(self, order: Order | OrderState, key: str | None = None) -> Node | None:
+        """The node the order stands at (or node ``key`` of its workflow); None for a node or
+        workflow the workflows file no longer has."""
+        wf = self.workflows.get(order.workflow)
+        key = key or order.current_node
+        return wf.node(key) if wf is not None and wf.has(key) else None
+
+    def department_of(self, order: Order | OrderState, key: str | None = None) -> str | None:
+        """The department owning the order's current node (or node ``key``)."""
+        node = self.current_node(order, key)
+        return node.department if node else None
+
+    def node_name(self, order: Order | OrderState, locale: str, key: str | None = None) -> str:
+        """The current node's (or node ``key``'s) name in ``locale``; its key when the workflow lacks it."""
+        node = self.current_node(order, key)
+        return node.name(locale) if node else (key or order.current_node)
+
     async def get_order(self, raw_no: str, *, for_update: bool = False) -> Order:
         """The order with this number (in any written form); NotFound otherwise."""
         no = self.normalize(raw_no)
         if for_update:
-            await store.lock_orders(connections.get("default"), [no])
+            await orders.lock_orders(connections.get("default"), [no])
         order = await Order.filter(order_no=no).first()
         if order is None:
             raise NotFound(f"no order {no}")
@@ -122,10 +139,7 @@ class ProgressEngine:
 
     def late_query(self) -> Q:
         """Orders past their promised date that have not reached their workflow's done node."""
-        undelivered = Q()
-        for wf in self.workflows.workflows.values():
-            undelivered |= Q(workflow=wf.key, current_node__in=[n.key for n in wf.nodes[: wf.done_index]])
-        return Q(promised_date__lt=self.today()) & undelivered
+        return queries.late(self.workflows, self.today())
 
     # ------------------------------------------------------------ orders
     async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None
@@ -155,10 +169,10 @@ class ProgressEngine:
                             raise Conflict(f"order {no} exists with different data")
                         return existing, False
                     order = await self._insert_order(new, wf, placed_at, fingerprint)
-                    event = await NodeEvent.create(
-                        order=order, event_id="created", kind="create", node=order.current_node,
-                        at=placed_at, actor=actor, source=source, fingerprint=fingerprint,
-                    )
+                    event = EventRecord(0, "created", "create", order.current_node, None, [], placed_at, actor,
+                                        source, None, {}, fingerprint, self.clock())
+                    ids = await orders.insert_events(conn, [(order.id, event)])
+                    event = replace(event, id=ids[order.id])
                     await self.emit([Change("order_created", OrderState.of(order), placed_at, actor, source,
                                             event=event)], conn)
                     return order, True

@@ -10,11 +10,24 @@ import socket
 import uuid
 from datetime import timedelta
 
+from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.models import Model
 
-from models.platforms import Lease
 from models.schedule import utcnow
+
+
+class Lease(Model):
+    """A named job that one process at a time may do (refresh a token, scan for late orders)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    owner = fields.CharField(max_length=64, null=True)
+    until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "leases"
+
 
 OWNER = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

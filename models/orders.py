@@ -1,15 +1,28 @@
-"""Orders, their node events and exceptions.
+"""Orders, their node events and exceptions: the tables, and the statements that read and move them.
 
 Commercial data (amount, unit prices, cost, supplier) lives in its own table so that a
 view without it never even loads it; phone and e-mail live on the customer, the ship-to
 address on the order, and the view policies drop them by name.
+
+Taking an ERP's event is the busiest write of the service. Through the ORM it cost several
+times the database's own work (bench/README.md), so its few statements are written here by
+hand: lock and read the orders, insert the events (the unique key on ``(order_id,
+event_id)`` makes a replay insert nothing), move the orders. Values are written the way
+Tortoise writes them, so both read alike. Everyone outside this module sees an event as an
+``EventRecord`` and where an order stands as an ``OrderState``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import orjson
 from tortoise import fields
 from tortoise.models import Model
 
 from models.people import Customer
+from models.sql import Connection, as_datetime, execute, execute_all, marks, one, run, sql
 
 
 class Order(Model):
@@ -116,3 +129,163 @@ class OrderException(Model):
 
     class Meta:
         table = "order_exceptions"
+
+
+# ---------------------------------------------------------------- what the rest of the service sees
+_ORDER_COLS = ("id, order_no, workflow, customer_id, sales_owner, promised_date, current_node, "
+               "node_entered_at, eta, tracking_no, carrier, version")
+_EVENT_COLS = "id, event_id, kind, node, from_node, skipped, at, actor, source, note, data, fingerprint, recorded_at"
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """Where an order stands: what the engine needs to move it and hooks need to react."""
+
+    id: int
+    order_no: str
+    workflow: str
+    customer_id: int
+    sales_owner: str | None
+    promised_date: date | None
+    current_node: str
+    node_entered_at: datetime
+    eta: datetime | None
+    tracking_no: str | None
+    carrier: str | None
+    version: int
+
+    @classmethod
+    def of(cls, order: Order) -> OrderState:
+        return cls(order.id, order.order_no, order.workflow, order.customer_id, order.sales_owner,
+                   order.promised_date, order.current_node, order.node_entered_at, order.eta,
+                   order.tracking_no, order.carrier, order.version)
+
+    def moved(self, **changes: Any) -> OrderState:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A stored node event: the one shape hooks, views and the API get (``NodeEvent`` is its table)."""
+
+    id: int
+    event_id: str
+    kind: str  # create, advance, rework, update
+    node: str
+    from_node: str | None
+    skipped: list[str]
+    at: datetime
+    actor: str | None
+    source: str
+    note: str | None
+    data: dict[str, Any]
+    fingerprint: str
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, e: NodeEvent) -> EventRecord:
+        return cls(e.id, e.event_id, e.kind, e.node, e.from_node, e.skipped, e.at, e.actor, e.source, e.note,
+                   e.data, e.fingerprint, e.recorded_at)
+
+
+def _date(value: Any) -> date | None:
+    return value if value is None or isinstance(value, date) else date.fromisoformat(value)
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _order(row: dict[str, Any]) -> OrderState:
+    return OrderState(
+        row["id"], row["order_no"], row["workflow"], row["customer_id"], row["sales_owner"],
+        _date(row["promised_date"]), row["current_node"], as_datetime(row["node_entered_at"]),
+        as_datetime(row["eta"]), row["tracking_no"], row["carrier"], row["version"],
+    )
+
+
+def _event(r: dict[str, Any]) -> EventRecord:
+    return EventRecord(r["id"], r["event_id"], r["kind"], r["node"], r["from_node"], _json(r["skipped"]),
+                       as_datetime(r["at"]), r["actor"], r["source"], r["note"], _json(r["data"]), r["fingerprint"],
+                       as_datetime(r["recorded_at"]))
+
+
+# ---------------------------------------------------------------- moving orders (inside the engine's transaction)
+async def lock_orders(conn: Connection, order_nos: list[str]) -> dict[str, OrderState]:
+    """Read these orders and hold them until the transaction ends (other writers wait).
+
+    PostgreSQL locks the rows, in id order so that two batches never wait on each other;
+    SQLite takes the database's write lock by writing first, so that another process
+    cannot change an order between this read and our write.
+    """
+    if conn.capabilities.support_for_update:
+        text = f"SELECT {_ORDER_COLS} FROM orders WHERE order_no IN ({marks(len(order_nos))}) ORDER BY id FOR UPDATE"
+    else:
+        text = (f"UPDATE orders SET version = version WHERE order_no IN ({marks(len(order_nos))}) "
+                f"RETURNING {_ORDER_COLS}")
+    return {r["order_no"]: _order(r) for r in await run(conn, text, order_nos)}
+
+
+async def find_events(conn: Connection, keys: list[tuple[int, str]]) -> dict[tuple[int, str], EventRecord]:
+    """The stored events with these (order id, event_id) keys."""
+    order_ids, event_ids = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+    rows = await run(conn, f"SELECT order_id, {_EVENT_COLS} FROM node_events WHERE order_id IN "
+                           f"({marks(len(order_ids))}) AND event_id IN ({marks(len(event_ids))})",
+                     [*order_ids, *event_ids])
+    return {(r["order_id"], r["event_id"]): _event(r) for r in rows if (r["order_id"], r["event_id"]) in keys}
+
+
+async def insert_events(conn: Connection, events: list[tuple[int, EventRecord]]) -> dict[int, int]:
+    """Store events, at most one per order: order id -> the new event's id.
+
+    An order missing from the answer already had that event_id (the unique key refused it).
+    """
+    values: list[Any] = []
+    for order_id, ev in events:
+        values += [order_id, ev.event_id, ev.kind, ev.node, ev.from_node, orjson.dumps(ev.skipped).decode(),
+                   ev.at, ev.actor, ev.source, ev.note, orjson.dumps(ev.data).decode(), ev.fingerprint,
+                   ev.recorded_at]
+    row = f"({marks(13)})"
+    rows = await run(conn, "INSERT INTO node_events (order_id, event_id, kind, node, from_node, skipped, at, actor, "
+                           f"source, note, data, fingerprint, recorded_at) VALUES {', '.join([row] * len(events))} "
+                           "ON CONFLICT (order_id, event_id) DO NOTHING RETURNING id, order_id", values)
+    return {r["order_id"]: r["id"] for r in rows}
+
+
+async def move_orders(conn: Connection, states: list[OrderState], updated_at: datetime) -> None:
+    """Write where the orders now stand (each state's ``version`` is its new version)."""
+    await conn.execute_many(sql(conn, (
+        "UPDATE orders SET current_node = ?, node_entered_at = ?, eta = ?, tracking_no = ?, carrier = ?, "
+        "version = ?, updated_at = ? WHERE id = ?")),
+        [[s.current_node, s.node_entered_at, s.eta, s.tracking_no, s.carrier, s.version, updated_at, s.id]
+         for s in states])
+
+
+# ---------------------------------------------------------------- reading
+async def find_order(no: str) -> Order | None:
+    """The order with this (normalised) number, or with this courier tracking number."""
+    # One statement, both indexes; an order with this number comes before one with this tracking number.
+    return one(Order, await execute(
+        "SELECT * FROM orders WHERE order_no = ? OR tracking_no = ? ORDER BY order_no = ? DESC LIMIT 1", [no, no, no]))
+
+
+async def events_of(order_id: int) -> list[EventRecord]:
+    """An order's events, oldest first."""
+    return [EventRecord.of(e) for e in await NodeEvent.filter(order_id=order_id).order_by("id")]
+
+
+async def progress_facts(order_id: int) -> tuple[set[str], list[tuple[str, str | None]]]:
+    """The nodes an order has entered, and its unresolved exceptions (kind, note), in one trip on SQLite."""
+    nodes, held = await execute_all([
+        ("SELECT DISTINCT node FROM node_events WHERE order_id = ? AND kind <> 'update'", [order_id]),
+        ("SELECT kind, note FROM order_exceptions WHERE order_id = ? AND status IN ('open', 'acknowledged') "
+         "ORDER BY id", [order_id])])
+    return {r["node"] for r in nodes}, [(r["kind"], r["note"]) for r in held]
+
+
+def mark_noticed(column: str, source_column: str, order_ids: list[int]) -> tuple[str, list[int]]:
+    """The statement that marks late conditions as told (``column`` set from ``source_column``),
+    for ``models.sql.atomic`` together with the notices."""
+    assert column in ("late_noticed_for", "overdue_noticed_at") and source_column in ("promised_date",
+                                                                                       "node_entered_at")
+    return f"UPDATE orders SET {column} = {source_column} WHERE id IN ({marks(len(order_ids))})", order_ids

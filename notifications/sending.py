@@ -24,35 +24,21 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-from tortoise import connections
-
 from adapters.base import Adapter, Delivery
-from adapters.email.outgoing import ANSWER
-from models import leases
 from bot.config import Settings
 from bot.mailer import Mail
-from models.messages import Reply, Target
+from models import leases, outbox, sql
 from models.engine import ProgressEngine
-from models.store import sql
+from models.messages import Reply, Target
+from models.outbox import EMAIL_ANSWER as ANSWER
+from models.recipients import CUSTOMER, Person, last_inbound, person_of
 from notifications.mail import MailNotices
-from models.recipients import CUSTOMER, Person, as_datetime, person_of
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
 from notifications.triggers import DIGESTED
 from notifications.wechat import WeChatRoute
 
 log = logging.getLogger(__name__)
-
-# What may be claimed: rows due, and rows whose claimer's lease ended (it died). Two
-# statements, each walking an index in order, rather than one OR that must sort every due row.
-CLAIMABLE = ("status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id",
-             "status = 'sending' AND lease_until < ? ORDER BY lease_until, id")
-
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
-
 
 class Dispatcher:
     """Sends the outbox. ``run()`` until ``stop()``; ``run_once()`` for one pass (tests, the CLI)."""
@@ -94,9 +80,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                conn = connections.get("default")
-                await conn.execute_query(sql(conn, "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? "
-                                                   "AND status = 'sending'"), [self.clock() + self.lease, self.owner])
+                await outbox.renew(self.owner, self.clock() + self.lease)
             except Exception:  # noqa: BLE001 - tried again at the next turn, well before the lease ends
                 log.exception("outbox: renewing leases failed")
 
@@ -153,51 +137,22 @@ class Dispatcher:
 
     # ------------------------------------------------------------ claiming and recording
     async def claim(self, limit: int) -> list[dict[str, Any]]:
-        conn = connections.get("default")
         now = self.clock()
-        lock = " FOR UPDATE SKIP LOCKED" if conn.capabilities.support_for_update else ""
-        rows: list[dict[str, Any]] = []
-        for which in CLAIMABLE:
-            if len(rows) >= limit:
-                break
-            rows += await conn.execute_query_dict(sql(conn, (
-                "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id IN ("
-                f"SELECT id FROM outbox WHERE {which} LIMIT ?{lock}) RETURNING *")),
-                [self.owner, now + self.lease, now, limit - len(rows)])
-        for r in rows:
-            r["payload"] = _json(r["payload"])
-        return sorted(rows, key=lambda r: r["id"])
+        return await outbox.claim(self.owner, now + self.lease, now, limit)
 
     async def _digest(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The person's other pending rows of this order, claimed with these (one message)."""
         row = group[0]
         if not (self.settings.notifications.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
             return group
-        conn = connections.get("default")
-        now = self.clock()
-        kinds = sorted(DIGESTED)
-        rows = await conn.execute_query_dict(sql(conn, (
-            "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE recipient = ? "
-            f"AND order_no = ? AND status = 'pending' AND kind IN ({', '.join('?' * len(kinds))}) "
-            "RETURNING *")), [self.owner, now + self.lease, row["recipient"], row["order_no"], *kinds])
-        for r in rows:
-            r["payload"] = _json(r["payload"])
+        rows = await outbox.claim_digest(self.owner, self.clock() + self.lease, row["recipient"], row["order_no"],
+                                         sorted(DIGESTED))
         return sorted([*group, *rows], key=lambda r: r["id"])
 
     async def _record(self, rows: list[dict[str, Any]], status: str, *, error: str | None = None,
                       via: Target | None = None, retry_at: datetime | None = None, count: bool = False) -> None:
-        conn = connections.get("default")
-        ids = [r["id"] for r in rows]
-        now = self.clock()
-        lead = rows[0]["id"]
-        await conn.execute_query(sql(conn, (
-            "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), sent_via = COALESCE(?, sent_via), "
-            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-            "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
-            "digest_of = CASE WHEN id = ? THEN NULL ELSE CAST(? AS BIGINT) END, lease_owner = NULL, lease_until = NULL "
-            f"WHERE id IN ({', '.join('?' * len(ids))}) AND lease_owner = ?")),
-            [status, error, str(via) if via else None, status, now, retry_at, 1 if count else 0, lead,
-             lead if len(rows) > 1 else None, *ids, self.owner])
+        await outbox.record([r["id"] for r in rows], self.owner, status, self.clock(), error=error,
+                            via=str(via) if via else None, retry_at=retry_at, count=count)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         base = min(3600.0, self.first_retry * 2 ** max(0, attempts - 1))
@@ -221,7 +176,7 @@ class Dispatcher:
             await self._answer(row)
             return
         rows = await self._digest(group)
-        person = await person_of(connections.get("default"), row["recipient"])
+        person = await person_of(sql.current(), row["recipient"])
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
         if row["audience"] == CUSTOMER and (until := self._quiet(person, targets)):
             await self._record(rows, "pending", retry_at=until)
@@ -273,19 +228,12 @@ class Dispatcher:
         tz_name = seat.timezone if seat else None
         return quiet_until(self.clock(), spec, zone(tz_name, self.engine.tz))
 
-    @staticmethod
-    async def _last_inbound(target: Target) -> datetime | None:
-        conn = connections.get("default")
-        rows = await conn.execute_query_dict(sql(conn, "SELECT last_inbound_at FROM identities WHERE channel = ? "
-                                                       "AND external_id = ?"), [target.channel, target.address])
-        return as_datetime(rows[0]["last_inbound_at"]) if rows else None
-
     async def _send(self, target: Target, reply: Reply, row: dict[str, Any], person: Person | None) -> Delivery:
         adapter = self.channels.get(target.channel)
         if adapter is None:
             return Delivery.failed(f"the {target.channel} channel is not running", retryable=False, unreachable=True)
         if target.channel == "wechat":
             seat = person.seat(target) if person else None
-            last = seat.last_inbound_at if seat else await self._last_inbound(target)
+            last = seat.last_inbound_at if seat else await last_inbound(target)
             return await self.wechat.send(adapter, target, reply, row["kind"], row["payload"], last)
         return await adapter.send(target, reply)

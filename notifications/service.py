@@ -15,7 +15,7 @@ from adapters.base import Adapter
 from bot.config import Settings
 from models.engine import ProgressEngine
 from notifications.sending import Dispatcher
-from notifications.outbox import on_written
+from models.outbox import on_written
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers
 

@@ -15,15 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 from bot.config import NotificationSettings
 from models.changes import Change
 from models.engine import ProgressEngine
-from models.orders import Order
-from models.store import OrderState, sql
-from notifications.outbox import Notice, write
-from models.recipients import CUSTOMER, STAFF, Person, Recipient, Sub, people, subscribers, subscriptions
+from models.orders import OrderState
+from models.outbox import Notice, write
+from models.recipients import CUSTOMER, Answerers, Person, Recipient, Sub, people, subscribers, subscriptions
+from models.sql import Connection
 
 DIGESTED = frozenset({"node_entered", "eta_changed", "late"})  # may wait digest_seconds for company
 ETA_MOVES = frozenset({"node_entered", "node_updated", "rework", "order_updated"})
@@ -34,38 +32,6 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-class Answerers:
-    """Whoever answers for an order now: its sales owner, else the first member of the node's
-    department, else a manager, for many orders from one read (``handlers.common.owner_of`` asks it too)."""
-
-    def __init__(self, staff: list[dict[str, Any]]) -> None:
-        self.by_code = {m["code"].upper(): m["id"] for m in staff}
-        self.by_department: dict[str, int] = {}
-        for m in staff:
-            if m["department"]:
-                self.by_department.setdefault(m["department"], m["id"])
-        bosses = sorted((m for m in staff if m["role"] in ("admin", "manager")), key=lambda m: (m["role"], m["id"]))
-        self.boss = bosses[0]["id"] if bosses else None
-
-    @classmethod
-    async def load(cls, conn: BaseDBAsyncClient) -> Answerers:
-        rows = await conn.execute_query_dict(sql(conn, "SELECT id, code, role, department FROM staff_members "
-                                                       "WHERE active = ? ORDER BY id"), [True])
-        return cls(rows)
-
-    def staff_id(self, order: OrderState | Order, department: str | None) -> int | None:
-        if order.sales_owner and order.sales_owner.upper() in self.by_code:
-            return self.by_code[order.sales_owner.upper()]
-        return self.by_department.get(department or "") or self.boss
-
-    async def recipients(self, conn: BaseDBAsyncClient, wanted: Sequence[tuple[OrderState, str | None]]
-                         ) -> list[list[Recipient]]:
-        """For each (order, node department): its answerer as a recipient (or nobody)."""
-        ids = [self.staff_id(o, d) for o, d in wanted]
-        found = await people(conn, STAFF, [i for i in ids if i])
-        return [[r] if i in found and (r := found[i].recipient()) else [] for i in ids]
-
-
 class Audiences:
     """The recipients of one batch of changes, read in a few statements."""
 
@@ -73,7 +39,7 @@ class Audiences:
         self.customers, self.subs = customers, subs
 
     @classmethod
-    async def load(cls, conn: BaseDBAsyncClient, orders: Sequence[OrderState], *, exceptions: bool = False
+    async def load(cls, conn: Connection, orders: Sequence[OrderState], *, exceptions: bool = False
                    ) -> Audiences:
         customer_ids = [o.customer_id for o in orders]
         customers = await people(conn, CUSTOMER, customer_ids, bound_only=True)
@@ -120,7 +86,7 @@ class Triggers:
             return now + timedelta(seconds=self.settings.digest_seconds)
         return now
 
-    async def __call__(self, changes: Sequence[Change], conn: BaseDBAsyncClient) -> None:
+    async def __call__(self, changes: Sequence[Change], conn: Connection) -> None:
         moved = [c for c in changes if c.kind in ETA_MOVES]
         faults = [c for c in changes if c.kind in ("exception_opened", "exception_resolved")]
         if not moved and not faults:
@@ -158,10 +124,9 @@ class Triggers:
                                 audiences.customer_side(order), payload, order.order_no)
         return out
 
-    async def _fault(self, c: Change, audiences: Audiences, conn: BaseDBAsyncClient) -> list[Notice]:
+    async def _fault(self, c: Change, audiences: Audiences, conn: Connection) -> list[Notice]:
         order, exc = c.order, c.exception
-        wf = self.engine.workflow_of(order)
-        department = wf.node(exc.node).department if wf.has(exc.node) else None
+        department = self.engine.department_of(order, exc.node)
         told = audiences.exception_watchers(exc.node, department) + audiences.staff_following(order)
         [owner] = await (await Answerers.load(conn)).recipients(conn, [(order, department)])
         told += owner

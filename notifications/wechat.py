@@ -18,31 +18,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import F
-
 from adapters.base import Delivery
 from bot.config import WeChatSettings
 from models.messages import Reply, Target
-from models.platforms import MessageConsent
+from models.platforms import take_consent
 
 # A little inside WeChat's 48 hours: our record of the last message may lag by a minute.
 WINDOW = timedelta(hours=47, minutes=50)
 THING_CHARS = 20
-
-
-async def take_consent(target: Target, template_id: str) -> bool:
-    """Use one of the person's consents for ``template_id``; False when none is left."""
-    updated = await MessageConsent.filter(channel=target.channel, address=target.address, template_id=template_id,
-                                          remaining__gt=0).update(remaining=F("remaining") - 1)
-    return updated > 0
-
-
-async def give_consent(target: Target, template_id: str) -> None:
-    """The person accepted a subscribe message for ``template_id`` (one more send allowed)."""
-    if not await MessageConsent.filter(channel=target.channel, address=target.address,
-                                       template_id=template_id).update(remaining=F("remaining") + 1):
-        await MessageConsent.create(channel=target.channel, address=target.address, template_id=template_id,
-                                    remaining=1)
 
 
 class WeChatRoute:

@@ -14,8 +14,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.db import database
-from models import store
-from models.conversation import InboundDedupe
+from models import sql
+from models.chats import InboundDedupe
 from models.schedule import utcnow
 
 from conftest import PG_URL
@@ -46,33 +46,33 @@ async def _ticks_while(work) -> tuple[object, int]:
 
 
 async def test_what_a_batch_writes_the_orm_reads_and_the_other_way_round(db):
-    await store.execute(*_insert("a"))
+    await sql.execute(*_insert("a"))
     assert await InboundDedupe.filter(channel="test", message_key="a").exists()
     await InboundDedupe.create(channel="test", message_key="b")
-    rows = await store.execute("SELECT message_key FROM inbound_dedupe WHERE channel = ? ORDER BY message_key",
+    rows = await sql.execute("SELECT message_key FROM inbound_dedupe WHERE channel = ? ORDER BY message_key",
                                ["test"])
     assert [r["message_key"] for r in rows] == ["a", "b"]
 
 
 async def test_a_failing_statement_fails_alone(db):
-    await store.execute(*_insert("x"))
-    outcomes = await asyncio.gather(store.execute(*_insert("x")), store.execute(*_insert("y")),
+    await sql.execute(*_insert("x"))
+    outcomes = await asyncio.gather(sql.execute(*_insert("x")), sql.execute(*_insert("y")),
                                     return_exceptions=True)
     assert isinstance(outcomes[0], IntegrityError) and outcomes[1] == []
     assert await InboundDedupe.filter(channel="test").count() == 2
 
 
 async def test_statements_made_atomic_hold_together_or_not_at_all(db):
-    from models import batch
+    from models import sql
 
-    await store.execute(*_insert("taken"))
-    together = batch.atomic([_insert("first"), _insert("taken")])  # the second one is a duplicate
-    alone = store.execute(*_insert("beside"))  # in the same batch on SQLite
+    await sql.execute(*_insert("taken"))
+    together = sql.atomic([_insert("first"), _insert("taken")])  # the second one is a duplicate
+    alone = sql.execute(*_insert("beside"))  # in the same batch on SQLite
     outcomes = await asyncio.gather(together, alone, return_exceptions=True)
     assert isinstance(outcomes[0], IntegrityError) and outcomes[1] == []
     keys = await InboundDedupe.filter(channel="test").order_by("message_key").values_list("message_key", flat=True)
     assert keys == ["beside", "taken"], "the first statement of the failed group was undone with it"
-    rows = await batch.atomic([_insert("a"), ("SELECT count(*) AS n FROM inbound_dedupe WHERE channel = ?", ["test"])])
+    rows = await sql.atomic([_insert("a"), ("SELECT count(*) AS n FROM inbound_dedupe WHERE channel = ?", ["test"])])
     assert rows == [[], [{"n": 3}]], "a later statement of the group sees what an earlier one wrote"
 
 
@@ -89,7 +89,7 @@ async def test_a_batch_waits_for_an_orm_transaction_without_holding_up_the_loop(
 
     async def batched() -> None:
         await started.wait()
-        await store.execute(*_insert("batched"))
+        await sql.execute(*_insert("batched"))
         order.append("batch committed")
 
     _, ticks = await _ticks_while(asyncio.gather(transaction(), batched()))
@@ -117,7 +117,7 @@ async def test_a_batch_waits_for_another_process_without_holding_up_the_loop(set
     await asyncio.to_thread(locked.wait, 5)
     asyncio.get_running_loop().call_later(0.4, release.set)
     began = time.monotonic()
-    _, ticks = await _ticks_while(store.execute(*_insert("ours")))
+    _, ticks = await _ticks_while(sql.execute(*_insert("ours")))
     thread.join()
     assert time.monotonic() - began >= 0.35, "the write waited for the other writer"
     assert ticks >= 20, "the event loop ran on meanwhile"
@@ -131,7 +131,7 @@ async def test_closing_the_database_leaves_no_handle_on_its_file(tmp_path: Path)
         from bot.db import apply_migrations
 
         await apply_migrations()
-        await store.execute(*_insert("a"))
+        await sql.execute(*_insert("a"))
     handles = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                if os.path.exists(f"/proc/self/fd/{fd}")]
     assert not [h for h in handles if "closing.db" in h]
@@ -143,17 +143,17 @@ async def test_both_connections_keep_the_same_settings(db):
     kept between checkpoints (64 MB) rather than cut to Tortoise's 16 KB."""
     from tortoise import connections
 
-    from models import batch
+    from models import batch, sql
 
     orm = connections.get("default")
-    own = batch._batcher(orm).own()
+    own = batch.batcher(orm).own()
     for pragma in ("foreign_keys", "synchronous", "journal_size_limit"):
         ours = own.execute(f"PRAGMA {pragma}").fetchone()[0]
         assert (await orm.execute_query_dict(f"PRAGMA {pragma}"))[0][pragma] == ours, pragma
     assert own.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
     assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # an identity bound to a customer that does not exist
-        await store.execute("INSERT INTO identities (channel, external_id, customer_id, created_at) "
+        await sql.execute("INSERT INTO identities (channel, external_id, customer_id, created_at) "
                             "VALUES (?, ?, ?, ?)", ["test", "1", 999_999, utcnow()])
 
 
@@ -165,7 +165,7 @@ async def test_an_orm_transaction_that_reads_first_can_still_write_while_batches
 
     async def conversation_elsewhere() -> None:  # started outside the transaction: it batches
         await go.wait()
-        await store.execute(*_insert("batched"))
+        await sql.execute(*_insert("batched"))
 
     elsewhere = asyncio.create_task(conversation_elsewhere())
     await asyncio.sleep(0)
@@ -183,12 +183,12 @@ async def test_with_synchronous_full_commits_wait_for_the_disk_off_the_event_loo
     from tortoise import connections
 
     from bot.db import apply_migrations
-    from models import batch
+    from models import batch, sql
 
     async with database(f"sqlite://{tmp_path / 'full.db'}?synchronous=FULL"):
         await apply_migrations()
-        await store.execute(*_insert("a"))
-        assert batch._batcher(connections.get("default")).own() is None
+        await sql.execute(*_insert("a"))
+        assert batch.batcher(connections.get("default")).own() is None
         assert await InboundDedupe.filter(channel="test").count() == 1
 
 
@@ -199,6 +199,6 @@ async def test_the_wal_starts_over_under_a_steady_stream_of_batches(settings, db
     new, cold pages of it."""
     wal = Path(settings.database.url.removeprefix("sqlite://").split("?")[0] + "-wal")
     for i in range(3_000):
-        await store.execute(*_insert(f"m{i}"))  # one batch each: a conversation at a time
+        await sql.execute(*_insert(f"m{i}"))  # one batch each: a conversation at a time
     assert await InboundDedupe.filter(channel="test").count() == 3_000
     assert wal.stat().st_size < 2 * 1024 * 1024, f"the WAL grew to {wal.stat().st_size:,} bytes"

@@ -12,7 +12,7 @@ from models.messages import InboundMessage
 from bot.conversation.policy import Audience, fields_for
 from bot.conversation.texts import TEXTS, placeholders
 from models.audit import AuditLog
-from models.conversation import Subscription
+from models.recipients import Subscription
 from models.inputs import CustomerIn, EventIn, ExceptionIn, OrderIn
 from models.orders import Order, OrderException
 from models.outbox import Outbox

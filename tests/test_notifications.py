@@ -20,7 +20,7 @@ from adapters.telegram import TelegramChannel
 from adapters.wechat import WeChatChannel
 from bot.config import Settings, WeChatSettings
 from models.platforms import ChannelToken
-from models.conversation import Subscription
+from models.recipients import Subscription
 from models.orders import Order, OrderException
 from models.outbox import Outbox
 from models.people import Identity, add_staff

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from models import batch, store
+from models import sql
 from models.inputs import AckIn
 from models.orders import OrderException
 from models.outbox import Outbox
@@ -170,10 +170,10 @@ async def test_a_pages_marks_and_notices_hold_together(h: Notices, scanner: Scan
     """Notices that cannot be written leave their orders unmarked: the next scan tells them."""
     await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
     await h.order(promised_date="2026-11-20", sales_owner="S001")
-    await store.execute("ALTER TABLE outbox RENAME TO outbox_away", [])
+    await sql.execute("ALTER TABLE outbox RENAME TO outbox_away", [])
     with pytest.raises(Exception, match="outbox"):
         await scanner.late()
-    await store.execute("ALTER TABLE outbox_away RENAME TO outbox", [])
+    await sql.execute("ALTER TABLE outbox_away RENAME TO outbox", [])
     assert await Outbox.filter(kind="late").count() == 0
     assert await scanner.late() == 1, "the order was not marked as told: the scan tells it now"
     [row] = await Outbox.filter(kind="late")
@@ -187,12 +187,12 @@ async def test_a_scan_does_not_make_conversations_wait_for_the_write_lock(h: Not
     await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
     for i in range(3):
         await h.order(f"SO20261120000{i}", promised_date="2026-11-20", sales_owner="S001")
-    before, stop, written = batch.waited(), asyncio.Event(), 0
+    before, stop, written = sql.waited(), asyncio.Event(), 0
 
     async def conversations() -> None:  # a stream of conversation writes while the scan runs
         nonlocal written
         while not stop.is_set():
-            await store.execute("INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?)",
+            await sql.execute("INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?)",
                                 ["test", f"m{written}", utcnow()])
             written += 1
 
@@ -204,4 +204,4 @@ async def test_a_scan_does_not_make_conversations_wait_for_the_write_lock(h: Not
         stop.set()
         await talking
     assert written > 0
-    assert batch.waited() == before, "a conversation's commit waited for the scan"
+    assert sql.waited() == before, "a conversation's commit waited for the scan"

@@ -7,7 +7,7 @@ from adapters.base import Delivery
 from models.messages import Reply, Target
 from models.outbox import Outbox
 from notifications.sending import Dispatcher
-from notifications.outbox import enqueue
+from models.outbox import enqueue
 from models.recipients import Recipient
 
 

@@ -5,7 +5,7 @@ import asyncio
 
 from bot.conversation.limits import Limit, RateLimiter
 from bot.conversation.sessions import Sessions
-from models.conversation import ConversationState
+from models.chats import ConversationState
 
 
 async def test_a_second_process_waits_for_the_conversation(db):

@@ -19,7 +19,7 @@ from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
 from bot.app import build_app
 from bot.conversation.inbound import Inbound
 from models.messages import Button, Reply, Target
-from models.conversation import InboundDedupe
+from models.chats import InboundDedupe
 from models.people import Identity, add_staff
 from tests.conftest import free_port
 from tests.telegram_api import TOKEN, BotApi, callback, update

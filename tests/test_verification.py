@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from models.conversation import Challenge
+from models.chats import Challenge
 from models.inputs import CustomerIn, EventIn, OrderIn
 from models.outbox import Outbox
 from models.people import Identity, StaffMember, add_staff

@@ -12,7 +12,7 @@ import pytest
 from adapters.web.proxies import TrustedProxies, parse_address
 from bot.config import ConfigError, load_settings
 from bot.conversation.limits import Limit
-from models.conversation import RateCounter
+from models.chats import RateCounter
 from tests.conftest import SECRET, Bot
 from tests.web_client import Site, Visitor, serve_site
 

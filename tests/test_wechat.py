@@ -23,7 +23,7 @@ from bot.config import WeChatSettings
 from bot.conversation.inbound import Inbound
 from models.messages import Reply, Target
 from models.platforms import ChannelToken
-from models.conversation import InboundDedupe
+from models.chats import InboundDedupe
 from models.inputs import CustomerIn, EventIn, OrderIn
 from models.people import Identity
 from models.schedule import utcnow

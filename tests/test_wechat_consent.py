@@ -9,7 +9,7 @@ from models.platforms import MessageConsent
 from models.outbox import Outbox
 from models.people import Customer, Identity
 from notifications.sending import Dispatcher
-from notifications.outbox import enqueue
+from models.outbox import enqueue
 from models.recipients import Recipient
 from tests.conftest import Bot
 from tests.test_wechat import WeChatSide, wx, wx_settings  # noqa: F401 - fixtures of the WeChat tests

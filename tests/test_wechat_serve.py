@@ -23,7 +23,7 @@ import pytest
 from bot.app import build_engine
 from bot.config import load_settings
 from bot.db import database
-from models.conversation import Challenge, InboundDedupe
+from models.chats import Challenge, InboundDedupe
 from models.inputs import CustomerIn, OrderIn
 from models.devmail import DevMail
 from tests.conftest import PG_URL, ROOT, _pg_admin, _with_db, free_port

@@ -16,7 +16,6 @@ import logging
 from datetime import timedelta
 
 from aiohttp import web
-from tortoise.transactions import in_transaction
 
 from adapters.base import Capabilities, Delivery, OnMessage
 from adapters.email.imap import MailboxWatcher
@@ -25,7 +24,7 @@ from adapters.email.parsing import parse_mail
 from bot.config import Settings
 from models.messages import InboundMessage, Reply, Target
 from models.schedule import utcnow
-from notifications.outbox import enqueue
+from models import outbox
 from models.recipients import Recipient
 
 log = logging.getLogger("adapters.email")
@@ -143,11 +142,10 @@ class EmailChannel:
         """Put answers SMTP could not take into the outbox, for the dispatcher to retry; False if that failed."""
         mails = [answer_mail(msg.sender_id, msg.raw, r) for r in replies]
         first = Target("email", msg.sender_id)
+        to = Recipient(str(first), "reply", first, "zh")
         try:
-            async with in_transaction():
-                for n, mail in enumerate(mails):
-                    await enqueue(f"answer:{key}:{n}", ANSWER, [Recipient(str(first), "reply", first, "zh")],
-                                  prepared(mail), due=utcnow() + KEEP_RETRY)
+            await outbox.keep([outbox.Notice(f"answer:{key}:{n}", ANSWER, to, prepared(mail), None,
+                                             utcnow() + KEEP_RETRY) for n, mail in enumerate(mails)])
         except Exception:  # noqa: BLE001 - then the mail stays unseen and is tried again from memory
             log.exception("email %s: could not keep the answer in the outbox", key)
             return False

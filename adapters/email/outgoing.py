@@ -14,6 +14,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from adapters.base import Delivery
+from models.outbox import EMAIL_ANSWER as ANSWER  # noqa: F401 - the email channel's outbox kind
 from adapters.email.parsing import reply_subject
 from bot.config import EmailSettings
 from bot.mailer import Mail, Mailer
@@ -61,7 +62,6 @@ def answer_mail(to: str, original: EmailMessage, reply: Reply) -> Mail:
                 headers=headers)
 
 
-ANSWER = "email_answer"  # an outbox row holding a prepared answer (``prepared``) rather than facts
 
 
 def prepared(mail: Mail) -> dict:

@@ -13,8 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from models import leases
-from models.platforms import ChannelToken
+from models import leases, platforms
 from models.schedule import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class SharedToken:
 
     async def _stored(self, refused: str | None) -> tuple[str | None, str | None]:
         """(a token that needs no renewal, a token that still works), from the database."""
-        row = await ChannelToken.get_or_none(name=self.name)
+        row = await platforms.stored_token(self.name)
         if row is None or row.value == refused:
             return None, None
         now = utcnow()
@@ -80,7 +79,6 @@ class SharedToken:
     async def _renew(self, *, force: bool) -> str:
         value, lifetime = await self.fetch(force)
         expires_at = utcnow() + timedelta(seconds=lifetime)
-        if not await ChannelToken.filter(name=self.name).update(value=value, expires_at=expires_at):
-            await ChannelToken.create(name=self.name, value=value, expires_at=expires_at)
+        await platforms.store_token(self.name, value, expires_at)
         log.info("wechat: access token renewed%s; it lives %d s", " (forced)" if force else "", lifetime)
         return value

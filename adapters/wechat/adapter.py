@@ -13,8 +13,6 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 from wechatpy.replies import create_reply
 
 from adapters.base import Capabilities, Delivery, OnMessage
@@ -26,8 +24,7 @@ from bot.api.middleware import error_response
 from bot.api.routes import Query, Route
 from bot.config import Settings
 from models.messages import InboundMessage, Reply, Target
-from models.conversation import InboundDedupe
-from notifications.wechat import give_consent
+from models import platforms
 
 log = logging.getLogger(__name__)
 
@@ -216,14 +213,8 @@ class WeChatChannel:
         """One more subscribe message allowed per accepted template; WeChat's retries count once."""
         openid = push.source
         key = f"{openid}:{push._data.get('CreateTime')}:consent"
-        try:
-            async with in_transaction():
-                await InboundDedupe.create(channel=CHANNEL, message_key=key)
-                for template_id in template_ids:
-                    await give_consent(Target(CHANNEL, openid), template_id)
-        except IntegrityError:
-            return  # a retry of a prompt answer already counted
-        log.info("wechat: %s accepted subscribe messages %s", openid, ", ".join(template_ids))
+        if await platforms.record_consents(Target(CHANNEL, openid), key, template_ids):
+            log.info("wechat: %s accepted subscribe messages %s", openid, ", ".join(template_ids))
 
     # Template and subscribe messages, for the notifications to choose (see WeChatApi).
     async def send_template(self, target: Target, template_id: str, data: dict[str, Any], *,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel
-from tortoise.expressions import Q, Subquery
 
 from bot.api import views
 from bot.api.middleware import ApiError, parse_body
@@ -11,7 +10,7 @@ from bot.api.state import ENGINE, PRINCIPAL, SETTINGS
 from bot.conversation.tokens import bind_token
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
-from models.orders import Order, OrderException
+from models import queries
 
 MAX_PAGE = 200
 
@@ -126,21 +125,10 @@ def _int(request: web.Request, name: str, default: int | None, low: int, high: i
 async def list_orders(request: web.Request) -> web.Response:
     """Orders, oldest first, filtered by node, workflow, sales owner, lateness or open exceptions."""
     engine = _engine(request)
-    qs = Order.all()
-    for name in ("node", "workflow", "sales_owner"):
-        if value := request.query.get(name):
-            qs = qs.filter(**{"current_node" if name == "node" else name: value})
-    late = _bool(request, "late")
-    if late is not None:
-        cond = engine.late_query()
-        qs = qs.filter(cond if late else (~cond | Q(promised_date__isnull=True)))
-    if _bool(request, "open_exceptions"):
-        unresolved = OrderException.filter(status__in=("open", "acknowledged")).values("order_id")
-        qs = qs.filter(id__in=Subquery(unresolved))
-    after = _int(request, "after", 0, 0, 2**62)
-    limit = _int(request, "limit", 50, 1, MAX_PAGE)
-    rows = await qs.filter(id__gt=after).order_by("id").limit(limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = await queries.order_page(
+        engine.workflows, engine.today(), node=request.query.get("node"), workflow=request.query.get("workflow"),
+        sales_owner=request.query.get("sales_owner"), is_late=_bool(request, "late"),
+        open_exceptions=bool(_bool(request, "open_exceptions")), after=_int(request, "after", 0, 0, 2**62),
+        limit=_int(request, "limit", 50, 1, MAX_PAGE))
     return _json(OrderList(orders=[views.summary(engine, o) for o in rows],
                            next_after=rows[-1].id if more else None))

@@ -16,7 +16,7 @@ from bot.api import views
 from bot.api import endpoints
 from bot.api.middleware import error_response
 from bot.api.state import CHANNELS, KEYS, PRINCIPAL
-from bot.db import ping
+from models.sql import ping
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
 API = "/api/v1"

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.conversation.policy import Audience, fields_for
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
-from models import store
-from models.orders import Order, OrderCommercial
+from models.orders import Order, OrderCommercial, progress_facts
 from models.workflows import Workflow
 
 BASE_FIELDS = ("order_no", "status", "progress", "eta", "promised_date", "shipment", "exceptions")
@@ -58,8 +57,7 @@ async def order_card(engine: ProgressEngine, order: Order, audience: Audience, l
     wf, tz = engine.workflow_of(order), engine.tz
     shown = list(BASE_FIELDS)
     lines = [t("card.order", locale, order_no=order.order_no)]
-    node = wf.node(order.current_node) if wf.has(order.current_node) else None
-    lines.append(t("card.now", locale, node=node.name(locale) if node else order.current_node,
+    lines.append(t("card.now", locale, node=engine.node_name(order, locale),
                    since=when(order.node_entered_at, locale, tz)))
     eta = engine.eta(order)
     if eta is not None:
@@ -68,20 +66,16 @@ async def order_card(engine: ProgressEngine, order: Order, audience: Audience, l
         lines.append(t("card.promised", locale, date=day(order.promised_date, locale)))
     if engine.is_late(order):
         lines.append(t("card.late", locale))
-    nodes, held = await store.execute_all([  # one trip on SQLite
-        ("SELECT DISTINCT node FROM node_events WHERE order_id = ? AND kind <> 'update'", [order.id]),
-        ("SELECT kind, note FROM order_exceptions WHERE order_id = ? AND status IN ('open', 'acknowledged') "
-         "ORDER BY id", [order.id])])
-    entered = {r["node"] for r in nodes}
+    entered, held = await progress_facts(order.id)
     lines.append(t("card.progress", locale, steps=_steps(wf, order.current_node, entered, audience, locale)))
     if order.tracking_no:
         lines.append(t("card.shipment", locale, carrier=order.carrier or "", tracking_no=order.tracking_no))
     if held:
         staff = audience in STAFF
         names = []
-        for x in held:
-            zh, en = engine.workflows.exception_kinds.get(x["kind"], (x["kind"], x["kind"]))
-            name, note = (zh if locale.startswith("zh") else en), x["note"]
+        for kind, note in held:
+            zh, en = engine.workflows.exception_kinds.get(kind, (kind, kind))
+            name = zh if locale.startswith("zh") else en
             names.append(f"{name}（{note}）" if staff and note and locale.startswith("zh")
                          else f"{name} ({note})" if staff and note else name)
         lines.append(t("card.held_up", locale, reasons="; ".join(names)))

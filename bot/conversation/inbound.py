@@ -11,8 +11,7 @@ from datetime import timedelta
 
 from models.messages import InboundMessage, Reply
 from bot.conversation.router import Dispatcher
-from models import store
-from models.conversation import InboundDedupe
+from models import chats
 from models.schedule import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,13 +29,11 @@ class Inbound:
     async def first_time(self, channel: str, key: str) -> bool:
         """True the first time (channel, key) is seen, in any process; False ever after."""
         now = utcnow()
-        if not await store.execute(
-                "INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (channel, message_key) DO NOTHING RETURNING id", [channel, key[:254], now]):
+        if not await chats.first_time(channel, key, now):
             return False
         if now - self._swept > SWEEP_EVERY:
             self._swept = now
-            await InboundDedupe.filter(received_at__lt=now - KEEP).delete()
+            await chats.sweep_taken_in(now - KEEP)
         return True
 
     async def __call__(self, msg: InboundMessage) -> list[Reply]:
@@ -47,6 +44,5 @@ class Inbound:
             return await self.dispatcher.handle(msg)
         except BaseException:
             if msg.message_id:  # not handled after all: the platform's next try gets its turn
-                await store.execute("DELETE FROM inbound_dedupe WHERE channel = ? AND message_key = ?",
-                                    [msg.channel, msg.message_id[:254]])
+                await chats.forget(msg.channel, msg.message_id)
             raise

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import store
-from models.conversation import RateCounter
+from models import chats
 from models.schedule import utcnow
 
 SWEEP_EVERY = 300  # seconds
@@ -43,11 +42,8 @@ class RateLimiter:
     async def allow(self, limit: Limit, subject: str) -> bool:
         now = self.clock().timestamp()
         window = int(now // limit.seconds) * limit.seconds
-        rows = await store.execute(
-            "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1) "
-            "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 RETURNING count",
-            [f"{limit.name}:{subject}", window])
+        count = await chats.count_hit(f"{limit.name}:{subject}", window)
         if now - self._swept > SWEEP_EVERY:
             self._swept = now
-            await RateCounter.filter(window_start__lt=math.floor(now) - 86400).delete()
-        return rows[0]["count"] <= limit.hits
+            await chats.sweep_counters(math.floor(now) - 86400)
+        return count <= limit.hits

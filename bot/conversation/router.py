@@ -23,7 +23,7 @@ from bot.conversation.nlu import Parse, Parser
 from bot.conversation.limits import PER_CHAT, PER_SOURCE, RateLimiter
 from bot.conversation.sessions import Session, SessionBusy, Sessions
 from bot.conversation.texts import t
-from models import batch, store
+from models import chats, sql
 from models.engine import ProgressEngine
 from models.people import Customer, Identity, StaffMember
 from models.schedule import utcnow
@@ -141,7 +141,7 @@ class Dispatcher:
         checks = asyncio.gather(self._allowed(msg), _who(msg))
         try:
             # Audit rows are written alongside the conversation's release, and committed before the reply.
-            async with batch.unit(), self.services.sessions.hold(msg.session_key) as session:
+            async with sql.unit(), self.services.sessions.hold(msg.session_key) as session:
                 allowed, (identity, staff, customer) = await checks
                 if not allowed:
                     return [Reply(t("rate_limited", _guess_locale(msg.text)))]
@@ -203,39 +203,14 @@ def _written_language(text: str, parse: Parse | None) -> str | None:
 
 
 async def _who(msg: InboundMessage) -> tuple[Identity | None, StaffMember | None, Customer | None]:
-    """The sender's identity (None on first contact) and the staff member or customer behind it.
-
-    Two statements, one trip on SQLite: the identity's last contact is touched first
-    (WeChat lets us write back only within 48 h of it: to the minute is plenty), then it
-    and whoever it is bound to are read in one row.
-    """
-    now, key = utcnow(), [msg.channel, msg.sender_id]
-    _, rows = await store.execute_all([
-        ("UPDATE identities SET last_inbound_at = ? WHERE channel = ? AND external_id = ? "
-         "AND (last_inbound_at IS NULL OR last_inbound_at < ?)", [now, *key, now - TOUCH_EVERY]),
-        (_who_sql(), key),
-    ])
-    row = rows[0] if rows else None
-    staff = store.part(StaffMember, row, "s")
-    return store.part(Identity, row, "i"), staff if staff and staff.active else None, store.part(Customer, row, "c")
-
-
-@functools.cache
-def _who_sql() -> str:
-    """The identity and whom it is bound to, in one row (built once: the columns come from the models)."""
-    return (f"SELECT {store.columns(Identity, 'i')}, {store.columns(StaffMember, 's')}, "
-            f"{store.columns(Customer, 'c')} FROM identities i LEFT JOIN staff_members s ON s.id = i.staff_id "
-            "LEFT JOIN customers c ON c.id = i.customer_id WHERE i.channel = ? AND i.external_id = ? LIMIT 1")
+    """The sender's identity (None on first contact) and the staff member or customer behind it."""
+    return await chats.who(msg.channel, msg.sender_id, utcnow(), TOUCH_EVERY)
 
 
 async def _first_contact(msg: InboundMessage) -> Identity:
-    """The identity of someone writing for the first time, made now (or by a process just before us)."""
-    now = utcnow()
+    """The identity of someone writing for the first time."""
     locale = ("zh" if msg.language.lower().startswith("zh") else "en") if msg.language else None
-    await store.execute("INSERT INTO identities (channel, external_id, locale, last_inbound_at, created_at) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
-                        [msg.channel, msg.sender_id, locale, now, now])
-    return await store.fetch_one(Identity, "channel = ? AND external_id = ?", [msg.channel, msg.sender_id])
+    return await chats.first_contact(msg.channel, msg.sender_id, locale, utcnow())
 
 
 def _forget(future: asyncio.Future) -> None:

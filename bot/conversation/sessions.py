@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from models import store
+from models import chats
 from models.schedule import utcnow
 
 LEASE = timedelta(seconds=30)
@@ -73,33 +71,16 @@ class Sessions:
         deadline = asyncio.get_running_loop().time() + self.wait_seconds
         while True:
             now = self.clock()
-            # One statement whether or not the row exists: a new conversation's row is made
-            # already held; an existing one is taken when its lease is free, ran out or is ours.
-            rows = await store.execute(
-                "INSERT INTO conversation_states (session_key, data, lease_owner, lease_until, version, updated_at) "
-                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (session_key) DO UPDATE SET "
-                "lease_owner = excluded.lease_owner, lease_until = excluded.lease_until "
-                "WHERE conversation_states.lease_until IS NULL OR conversation_states.lease_until < ? "
-                "OR conversation_states.lease_owner = ? RETURNING data, locked_until",
-                [key, "{}", self.owner, now + LEASE, now, now, self.owner])
-            if rows:
-                data = rows[0]["data"]
-                return Session(key, orjson.loads(data) if isinstance(data, (str, bytes)) else dict(data or {}),
-                               _dt(rows[0]["locked_until"]))
+            held = await chats.take_state(key, self.owner, now + LEASE, now)
+            if held is not None:
+                return Session(key, *held)
             if asyncio.get_running_loop().time() > deadline:
                 raise SessionBusy(key)
             await asyncio.sleep(WAIT_STEP)  # someone else holds it: their message goes first
 
     async def _release(self, session: Session, *, save: bool) -> None:
         if save:
-            await store.execute(
-                "UPDATE conversation_states SET lease_owner = NULL, lease_until = NULL, data = ?, locked_until = ?, "
-                "version = version + 1, updated_at = ? WHERE session_key = ? AND lease_owner = ?",
-                [orjson.dumps(session.data).decode(), session.locked_until, self.clock(), session.key, self.owner])
+            await chats.give_state_back(session.key, self.owner, self.clock(), data=session.data,
+                                        locked_until=session.locked_until)
         else:
-            await store.execute("UPDATE conversation_states SET lease_owner = NULL, lease_until = NULL "
-                                "WHERE session_key = ? AND lease_owner = ?", [session.key, self.owner])
-
-
-def _dt(value: Any) -> datetime | None:
-    return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)
+            await chats.give_state_back(session.key, self.owner, self.clock())
