@@ -2,66 +2,85 @@
 
 An adapter turns the channel's raw input into ``InboundMessage`` (``parse``: pure, None for
 what it does not understand), sends a ``Reply`` to a ``Target`` (``send``: a ``Delivery``
-that says sent, or failed and whether trying again may help), says what the channel can do
-(``capabilities``), mounts its webhook routes (``mount``) and starts and stops its own
-background work. Adapters never import the router: they get an ``on_message`` callable.
+that says sent, or failed and whether trying again may help), declares the HTTP routes it
+serves (``routes``: the application mounts and documents them) and starts and stops its
+own background work. It owns the rules of its platform for messages the bot sends first
+(WeChat's 48-hour window, e-mail's pacing per domain): ``send`` is told the ``Occasion``.
+
+Each channel package exports a ``Channel``: its name, the settings section it declares
+(composed into the config by ``bot/config.py``), why it cannot run with given settings, and
+how to make it from those settings and the ``Host``. Adapters never import the
+conversation, handlers, notifications, the API or the application: what they need from
+them (the conversation to hand messages to, the bot's words) comes in the ``Host``.
+Everything outside ``adapters/`` reaches an adapter only through this module.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models.messages import InboundMessage, Reply, Target
+from models.errors import field_path
+from models.messages import Delivery, InboundMessage, Reply, Target
 
 OnMessage = Callable[[InboundMessage], Awaitable[list[Reply]]]
+Words = Callable[[str, str], str]  # the conversation's words: (key, locale) -> text
+S = TypeVar("S")
+
+
+class Section(BaseModel):
+    """A section of the config file; an unknown key in it is an error, not a silent typo."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """What became of one send: sent (with the platform's id), or failed and why."""
+class Occasion:
+    """Why a message goes out unasked: a notice's kind and facts, for the adapter's proactive rules."""
 
-    ok: bool
-    reason: str | None = None
-    retryable: bool = False
-    message_id: str | None = None
-    retry_after: float | None = None  # seconds the platform asked us to wait
-    unreachable: bool = False  # the channel cannot reach this person now (fall back to another)
-
-    @classmethod
-    def sent(cls, message_id: str | None = None) -> Delivery:
-        return cls(True, message_id=message_id)
-
-    @classmethod
-    def failed(cls, reason: str, *, retryable: bool, retry_after: float | None = None,
-               unreachable: bool = False) -> Delivery:
-        return cls(False, reason=reason, retryable=retryable, retry_after=retry_after, unreachable=unreachable)
+    kind: str
+    order_no: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # the sender's now (its clock may be a test's)
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    buttons: bool
-    max_length: int
-    proactive: str  # "always", "window_48h" (WeChat), "never"
+class Host:
+    """What the application hands every adapter."""
+
+    secret_key: str
+    public_url: str | None = None
+    on_message: OnMessage | None = None  # the conversation; None where a channel only sends
+    words: Words | None = None
 
 
 class Adapter(Protocol):
     """One channel. See the module docstring."""
 
     name: str
-    capabilities: Capabilities
+    routes: Sequence[Route]
 
     def parse(self, raw: Any) -> InboundMessage | None: ...
 
-    async def send(self, target: Target, reply: Reply) -> Delivery: ...
-
-    def mount(self, app: web.Application, on_message: OnMessage) -> None: ...
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery: ...
 
     async def startup(self) -> None: ...
 
     async def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Channel(Generic[S]):
+    """A channel as the application registers it (``bot/channels.py``)."""
+
+    name: str
+    settings: type[S]  # its config section, ``[name]``
+    problem: Callable[[S], str | None]  # why it cannot run with these settings (said once at start-up)
+    make: Callable[[S, Host], Adapter]
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -78,3 +97,69 @@ def split_text(text: str, limit: int) -> list[str]:
     if text.strip() or not pieces:
         pieces.append(text)
     return pieces
+
+
+# ---------------------------------------------------------------- HTTP, shared with the API
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """One documented route: what it takes, what it answers, which errors it can give."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = True
+    query: tuple[Query, ...] = field(default_factory=tuple)
+    tag: str = "orders"
+    description: str = ""  # more than the summary says (markdown)
+    media: tuple[str, ...] = ()  # the media types of a success body that is not JSON (a page, a script)
+    error_text: tuple[tuple[int, str], ...] = ()  # what an error status means here, where the usual text misleads
+
+
+class HttpError(Exception):
+    """Raised by a handler to answer with a JSON error (the application's middleware writes it)."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, *, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    """Every error of the HTTP interface: ``{"error": {"code", "message"[, "field"]}}``."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return web.json_response({"error": body}, status=status, headers=headers)
+
+
+def validation_error(err: ValidationError) -> HttpError:
+    """A pydantic failure as a 400 naming the first bad field."""
+    first = err.errors()[0]
+    name = field_path(first["loc"]) or "(body)"
+    if first["type"] == "missing":
+        msg = f"{name} is required"
+    elif first["type"] == "extra_forbidden":
+        msg = f"{name} is not a known field"
+    else:
+        msg = f"{name}: {first['msg']}"
+    more = len(err.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return HttpError(400, "invalid_field", msg, field=name)

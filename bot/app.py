@@ -1,7 +1,10 @@
-"""Assembly: settings → workflows → engine → web application, and the server's lifetime.
+"""Assembly: settings → workflows → engine → conversation → channels → web application, and
+the server's lifetime.
 
-Everything the service runs is put together here, explicitly: the API routes, the engine's
-change hooks and (as they arrive) the channel adapters and the notification dispatcher.
+The top floor: the only module that knows every part. Everything the service runs is put
+together here, explicitly: the engine's change hooks, the conversation's handlers in the
+order they are asked, the channels registered in ``bot/channels.py`` (made with what they
+need, their routes mounted), the API and the notifications.
 """
 from __future__ import annotations
 
@@ -9,28 +12,25 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from adapters.base import Adapter
-from adapters.email import EmailChannel
-from adapters.telegram import TelegramChannel
-from adapters.web import WebChat
-from adapters.wechat import WeChatChannel
+from adapters.base import Adapter, Host, OnMessage
 from bot.api import routes
 from bot.api.auth import KeyChecker
 from bot.api.middleware import json_errors
-from bot.api.state import CHANNELS, ENGINE, KEYS, SETTINGS
-from bot.background import Background
+from bot.api.state import ENGINE, KEYS, LINKS, MOUNTED
+from bot.api.views import LinkMaker
+from bot.channels import CHANNELS
 from bot.config import Settings
-from bot.db import database, ensure_schema
 from bot.conversation.inbound import Inbound
-from bot.mailer import Mailer
-from bot.conversation.nlu import Parser
 from bot.conversation.limits import RateLimiter
-from bot.conversation.router import Dispatcher, Services
+from bot.conversation.nlu import Parser
+from bot.conversation.router import Conversation, Services
 from bot.conversation.sessions import Sessions
+from bot.conversation.texts import t
+from bot.db import database, ensure_schema
 from handlers import basics, requests, staff, subscriptions, tracking, verification
 from models import sql
 from models.engine import ProgressEngine
@@ -52,15 +52,14 @@ def build_engine(settings: Settings) -> ProgressEngine:
     return engine
 
 
-def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Background) -> Dispatcher:
+def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversation:
     """The conversation: every handler's router, in the order they are asked."""
     services = Services(
-        settings=settings, engine=engine,
-        parser=Parser(settings.orders.number_pattern, settings.orders.default_prefix),
-        sessions=Sessions(engine.clock), limiter=RateLimiter(engine.clock), mailer=Mailer(settings.email),
-        background=background,
+        engine=engine, parser=Parser(settings.orders.number_pattern, settings.orders.default_prefix),
+        sessions=Sessions(engine.clock), limiter=RateLimiter(engine.clock),
+        secret_key=settings.security.secret_key.get_secret_value(),
     )
-    return Dispatcher(services, [
+    return Conversation(services, [
         verification.router,  # /start, codes, logout: before anything reads the text as a lookup
         basics.router,
         staff.router,
@@ -71,37 +70,45 @@ def build_dispatcher(settings: Settings, engine: ProgressEngine, background: Bac
     ])
 
 
-# The channels, in the order they start. A channel whose section is off or incomplete is
-# not started, and says so once.
-CHANNEL_TYPES: tuple[type, ...] = (TelegramChannel, WeChatChannel, WebChat, EmailChannel)
+def host(settings: Settings, on_message: OnMessage | None = None) -> Host:
+    """What every channel is handed: where the service is, the conversation, the bot's words."""
+    return Host(secret_key=settings.security.secret_key.get_secret_value(), public_url=settings.server.public_url,
+                on_message=on_message, words=t)
 
 
-def build_channels(settings: Settings) -> list[Adapter]:
-    """The adapters of every channel that is on and configured."""
-    channels = []
-    for kind in CHANNEL_TYPES:
-        problem = kind.problem(settings)
+def make_channel(name: str, settings: Settings, on_message: OnMessage | None = None) -> Adapter:
+    """One registered channel, made from its settings section (whatever its ``enabled``)."""
+    channel = next(c for c in CHANNELS if c.name == name)
+    return channel.make(getattr(settings, name), host(settings, on_message))
+
+
+def build_channels(settings: Settings, on_message: OnMessage | None = None) -> list[Adapter]:
+    """The adapters of every channel that is on and configured; the others say once why not."""
+    made = []
+    for channel in CHANNELS:
+        problem = channel.problem(getattr(settings, channel.name))
         if problem:
-            log.info("%s: not started (%s)", kind.name, problem)
+            log.info("%s: not started (%s)", channel.name, problem)
         else:
-            channels.append(kind(settings))
-    return channels
+            made.append(channel.make(getattr(settings, channel.name), host(settings, on_message)))
+    return made
 
 
-def build_app(settings: Settings, engine: ProgressEngine, *, inbound: Inbound | None = None,
-              channels: list[Adapter] = ()) -> web.Application:
+def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[Adapter] = ()) -> web.Application:
     """The aiohttp application with every route; the database must already be open.
 
-    Channels mount their webhooks and pages here and start and stop with the application.
+    Channels' routes are mounted and documented here, and the channels start and stop with
+    the application.
     """
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
-    app[SETTINGS] = settings
     app[ENGINE] = engine
     app[KEYS] = KeyChecker()
-    app[CHANNELS] = {c.name: c for c in channels}
+    app[LINKS] = LinkMaker(settings.security.secret_key.get_secret_value(), settings.server.public_url,
+                           lambda: settings.telegram.bot_username, engine.today)
+    app[MOUNTED] = tuple(r for c in channels for r in c.routes)
     routes.register(app)
-    for channel in channels:
-        channel.mount(app, inbound)
+    for r in app[MOUNTED]:
+        app.router.add_route(r.method, r.path, r.handler)
 
     async def start_channels(app: web.Application) -> None:
         for channel in channels:
@@ -131,13 +138,11 @@ async def serve(
     data there); ``on_ready`` is told the URL after that.
     """
     engine = build_engine(settings)
-    background = Background()
     async with database(settings.database.url):
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
-        inbound = Inbound(build_dispatcher(settings, engine, background))
-        channels = build_channels(settings)
-        app = build_app(settings, engine, inbound=inbound, channels=channels)
-        notices = Notifications(settings, engine, {c.name: c for c in channels})
+        channels = build_channels(settings, Inbound(build_conversation(settings, engine)))
+        app = build_app(settings, engine, channels=channels)
+        notices = Notifications(settings.notifications, engine, {c.name: c for c in channels})
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()  # starts the channels
         await notices.start()
@@ -148,9 +153,8 @@ async def serve(
             if prepare is not None:
                 await prepare(engine)
             # What start-up made lives as long as the process: kept out of the collector's full
-            # passes, which otherwise walk it all and held the event loop for about 60 ms each
-            # (bench/inbound.py). Young objects are collected every 20,000 allocations instead of
-            # 700: an update makes thousands, nearly all freed at once (8 % less CPU per update).
+            # passes (each walked it all and held the event loop; see bench/README.md), and young
+            # objects are collected less often: an update makes thousands, nearly all freed at once.
             gc.collect()
             gc.freeze()
             gc.set_threshold(20_000)
@@ -167,7 +171,6 @@ async def serve(
                 await asyncio.gather(beside, return_exceptions=True)
             await notices.stop()
             await runner.cleanup()
-            await background.drain()
             await sql.flush()  # statements still queued are written before the database closes
 
 

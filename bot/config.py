@@ -4,20 +4,26 @@ The file is found at ``-c FILE``, else ``$ORDERBOT_CONFIG``, else ``./orderbot.t
 ``ORDERBOT_<SECTION>__<KEY>`` overrides a key of the file (``ORDERBOT_DATABASE__URL``).
 Relative paths in the file (the SQLite database, the workflows file) are taken relative
 to the file's own folder, so a service can be started from anywhere.
+
+The service's own sections are declared here; ``[notifications]`` by the notifications,
+and each channel's section by its package (``adapters/<channel>/config.py``): ``Settings``
+is composed from the channels registered in ``bot/channels.py``.
 """
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from adapters.base import Section
+from bot.channels import CHANNELS
+from notifications.config import NotificationSettings
 
 ENV_PREFIX = "ORDERBOT_"
 DEFAULT_FILE = "orderbot.toml"
@@ -37,11 +43,7 @@ def _machine_timezone() -> str:
         return "UTC"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = "sqlite://orderbot.db"
 
     @field_validator("url")
@@ -56,7 +58,7 @@ class DatabaseSettings(_Section):
         return self.url.startswith("sqlite://")
 
 
-class ServerSettings(_Section):
+class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: str | None = None
@@ -83,15 +85,15 @@ class ServerSettings(_Section):
         return ZoneInfo(self.timezone)
 
 
-class SecuritySettings(_Section):
+class SecuritySettings(Section):
     secret_key: SecretStr = Field(min_length=16)
 
 
-class WorkflowsSettings(_Section):
+class WorkflowsSettings(Section):
     file: Path | None = None
 
 
-class OrdersSettings(_Section):
+class OrdersSettings(Section):
     number_pattern: str = DEFAULT_NUMBER_PATTERN
     default_prefix: str = "SO"
 
@@ -105,110 +107,8 @@ class OrdersSettings(_Section):
         return v
 
 
-class TelegramSettings(_Section):
-    enabled: bool = False
-    token: SecretStr | None = None
-    mode: Literal["webhook", "polling"] = "webhook"
-    webhook_secret: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
-    rate_limit_per_second: float = Field(30.0, gt=0)
-    bot_username: str | None = None  # for t.me deep links; learnt from getMe when the channel starts
-
-
-class WeChatSettings(_Section):
-    enabled: bool = False
-    app_id: str | None = None
-    app_secret: SecretStr | None = None
-    token: SecretStr | None = None
-    encoding_aes_key: SecretStr | None = None
-    api_base_url: str = "https://api.weixin.qq.com/"
-    # Notices outside the 48-hour window: template ids (service accounts) and subscribe-message
-    # template ids, by notice kind (node_entered, late, eta_changed...).
-    templates: dict[str, str] = Field(default_factory=dict)
-    subscribe_templates: dict[str, str] = Field(default_factory=dict)
-
-
-class EmailSettings(_Section):
-    enabled: bool = False
-    imap_host: str | None = None
-    imap_port: int = Field(993, ge=1, le=65535)
-    imap_user: str | None = None
-    imap_password: SecretStr | None = None
-    imap_ssl: bool = True
-    smtp_host: str | None = None
-    smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    from_address: str | None = None
-    per_domain_per_minute: float = Field(60, gt=0)  # notices to one receiving domain
-
-
-class NotificationSettings(_Section):
-    scan_interval_seconds: float = Field(60, gt=0)
-    escalate_after_minutes: float = Field(30, gt=0)
-    quiet_hours: str = "22:00-08:00"
-    digest_seconds: float = Field(20, ge=0)
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _hours(cls, v: str) -> str:
-        if v and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", v):
-            raise ValueError('must look like "22:00-08:00", or be "" to turn quiet hours off')
-        return v
-
-
-class WebSettings(_Section):
-    """The web chat (``/chat``) and its embeddable widget.
-
-    ``allowed_origins``: the sites (``https://www.example.com``, scheme and host, no path) that
-    may embed the chat page and talk to its API and WebSocket besides the chat's own origin;
-    empty means the chat's own origin only, ``["*"]`` any site.
-
-    ``trusted_proxies``: the reverse proxies (IP addresses or networks, ``10.0.0.0/8``) in front
-    of the service; a request whose peer is one of them is counted, for the per-address rate
-    limit, as coming from the address in ``X-Forwarded-For`` (``adapters.web.proxies``). Empty:
-    the header is never read.
-    """
-
-    enabled: bool = True
-    # NoDecode: ORDERBOT_WEB__ALLOWED_ORIGINS may be "https://a.example,https://b.example" as well as JSON
-    allowed_origins: Annotated[list[str], NoDecode] = []
-    trusted_proxies: Annotated[list[str], NoDecode] = []
-
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
-    @classmethod
-    def _listed(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return json.loads(v) if v.strip().startswith("[") else [o for o in v.split(",") if o.strip()]
-        return v
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins(cls, v: list[str]) -> list[str]:
-        out = []
-        for origin in v:
-            origin = origin.strip().rstrip("/").lower()
-            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
-                raise ValueError(f'{origin!r} is not an origin (write "https://www.example.com", or "*")')
-            out.append(origin)
-        return out
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, v: list[str]) -> list[str]:
-        out = []
-        for entry in v:
-            try:
-                out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
-            except ValueError:
-                raise ValueError(f'{entry!r} is not an IP address or network (write "10.0.0.1" or '
-                                 '"10.0.0.0/8")') from None
-        return out
-
-
-class Settings(BaseSettings):
-    """Every setting of the service, one attribute per TOML section."""
+class ServiceSettings(BaseSettings):
+    """The service's own sections; ``Settings`` adds one per channel."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid"
@@ -219,11 +119,7 @@ class Settings(BaseSettings):
     security: SecuritySettings
     workflows: WorkflowsSettings = WorkflowsSettings()
     orders: OrdersSettings = OrdersSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    wechat: WeChatSettings = WeChatSettings()
-    email: EmailSettings = EmailSettings()
     notifications: NotificationSettings = NotificationSettings()
-    web: WebSettings = WebSettings()
 
     # Where the settings came from; not a key of the file.
     source: Path | None = Field(default=None, exclude=True)
@@ -239,6 +135,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's content arrives as init kwargs; the environment wins over it.
         return (env_settings, init_settings)
+
+
+# Every setting of the service, one attribute per TOML section: the service's, and each channel's.
+Settings = create_model(  # type: ignore[call-overload]
+    "Settings", __base__=ServiceSettings, __module__=__name__,
+    **{c.name: (c.settings, c.settings()) for c in CHANNELS})
 
 
 def find_config_file(explicit: str | os.PathLike | None) -> Path | None:

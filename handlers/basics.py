@@ -8,6 +8,12 @@ router = Router("basics")
 fallback_router = Router("fallback")
 
 
+@router.when(lambda ctx: ctx.msg.kind != "text")
+async def not_text(msg: InboundMessage, ctx: Context) -> Reply:
+    """A picture, voice, a sticker...: the bot reads words only, and says so on every channel."""
+    return ctx.reply("text_only")
+
+
 @router.command("help")
 @router.intent("help")
 async def help_(msg: InboundMessage, ctx: Context) -> Reply:

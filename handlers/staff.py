@@ -11,7 +11,6 @@ from handlers.common import find_order
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
 from models.orders import Order, OrderException
-from models.people import Role
 from models.workflows import Node, Workflow
 
 router = Router("staff")

@@ -15,19 +15,19 @@ import re
 import secrets
 from datetime import timedelta
 
-from bot.background import with_retries
-from bot.mailer import Mail
 from models.messages import InboundMessage, Reply
 from bot.conversation.limits import CODES_PER_ORDER
 from bot.conversation.router import Context, Router
-from bot.conversation.texts import t
 from bot.conversation.tokens import read_bind_token
 from handlers.common import owner_of, show
 from models.chats import Challenge
 from models.orders import Order
 from models.people import Customer
-from models.outbox import enqueue
-from models.recipients import staff_recipient
+from models import outbox
+from models.chats import new_challenge
+from models.messages import Target
+from models.outbox import DIRECT, VERIFICATION_CODE, Notice, enqueue
+from models.recipients import Recipient, staff_recipient
 
 log = logging.getLogger(__name__)
 router = Router("verification")
@@ -40,7 +40,7 @@ BARE_CODE = re.compile(r"^\s*\d{6}\s*$")
 
 
 def _hash(ctx: Context, code: str) -> str:
-    secret = ctx.services.settings.security.secret_key.get_secret_value().encode()
+    secret = ctx.services.secret_key.encode()
     return hmac.new(secret, f"{ctx.msg.session_key}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -62,18 +62,17 @@ async def challenge(ctx: Context, ref: str, order: Order | None) -> Reply:
     customer = await order.customer if order else None
     code = f"{secrets.randbelow(10**6):06d}"
     now = s.engine.clock()
-    await Challenge.filter(session_key=ctx.msg.session_key, consumed_at__isnull=True).update(consumed_at=now)
-    await Challenge.create(session_key=ctx.msg.session_key, order=order, customer=customer,
-                           code_hash=_hash(ctx, code if customer and customer.email else secrets.token_hex(8)),
-                           expires_at=now + CODE_TTL)
+    mailed = customer is not None and bool(customer.email)
+    challenge_id = await new_challenge(ctx.msg.session_key, order, customer,
+                                       _hash(ctx, code if mailed else secrets.token_hex(8)), now + CODE_TTL, now)
     ctx.session.data["pending_order"] = no
-    if customer and customer.email:
-        locale = customer.locale or ctx.locale
-        mail = Mail(to=customer.email, subject=t("verify.mail_subject", locale, code=code),
-                    text=t("verify.mail_body", locale, code=code, order_no=no),
-                    headers={"Auto-Submitted": "auto-generated"})
-        # After the reply: how long mail takes must not tell whether the order exists.
-        s.background(with_retries(lambda: s.mailer.send(mail), what=f"the code mail for {no}"))
+    if mailed:
+        # Through the outbox, committed with the reply: how long mail takes must not tell whether
+        # the order exists, and a mail server that is down is tried again.
+        to = Target("email", customer.email)
+        await outbox.post([Notice(f"code:{challenge_id}", VERIFICATION_CODE,
+                                  Recipient(str(to), DIRECT, to, customer.locale or ctx.locale),
+                                  {"code": code, "order_no": no}, no, now)])
     return ctx.reply("verify.code_sent", order_no=no)
 
 
@@ -148,8 +147,7 @@ async def start(msg: InboundMessage, ctx: Context) -> Reply:
     """``/start`` greets; ``/start <token>`` (a deep link, a QR scene) binds without a code."""
     if not ctx.args:
         return ctx.reply("greeting")
-    secret = ctx.services.settings.security.secret_key.get_secret_value()
-    customer_id = read_bind_token(secret, ctx.args[0].removeprefix("bind_"), ctx.services.engine.today())
+    customer_id = read_bind_token(ctx.services.secret_key, ctx.args[0].removeprefix("bind_"), ctx.services.engine.today())
     customer = await Customer.get_or_none(id=customer_id) if customer_id else None
     if customer is None or ctx.staff is not None:
         return ctx.reply("bind.invalid")

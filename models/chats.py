@@ -178,3 +178,13 @@ async def first_contact(channel: str, sender: str, locale: str | None, now: date
                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
                   [channel, sender, locale, now, now])
     return await fetch_one(Identity, "channel = ? AND external_id = ?", [channel, sender])
+
+
+# ---------------------------------------------------------------- one-time codes
+async def new_challenge(session_key: str, order: Any, customer: Any, code_hash: str, expires_at: datetime,
+                        now: datetime) -> int:
+    """A fresh code for this conversation (the ones before it are spent): its id."""
+    await Challenge.filter(session_key=session_key, consumed_at__isnull=True).update(consumed_at=now)
+    challenge = await Challenge.create(session_key=session_key, order=order, customer=customer, code_hash=code_hash,
+                                       expires_at=expires_at)
+    return challenge.id

@@ -1,4 +1,8 @@
-"""The small frozen values every channel, the router and the notifications pass around."""
+"""The small frozen values every channel, the conversation and the notifications pass around.
+
+They live on the ground floor because every part shares them, and Targets are stored data
+(subscriptions and the outbox hold them).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ class InboundMessage:
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     source: str | None = None
     language: str | None = None  # what the platform says the person reads (Telegram's language_code)
+    kind: str = "text"  # what was sent: text, or a picture, voice, sticker... (``text`` is then empty)
     raw: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -66,6 +71,7 @@ class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     link: str | None = None
+    subject: str | None = None  # where the channel has one (an e-mail's Subject); else the first line serves
 
     def as_text(self) -> str:
         """The reply for a channel that shows only text."""
@@ -74,3 +80,24 @@ class Reply:
         if self.link:
             lines.append(self.link)
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one send: sent (with the platform's id), or failed and why."""
+
+    ok: bool
+    reason: str | None = None
+    retryable: bool = False
+    message_id: str | None = None
+    retry_after: float | None = None  # seconds the platform asked us to wait
+    unreachable: bool = False  # the channel cannot reach this person now (fall back to another)
+
+    @classmethod
+    def sent(cls, message_id: str | None = None) -> Delivery:
+        return cls(True, message_id=message_id)
+
+    @classmethod
+    def failed(cls, reason: str, *, retryable: bool, retry_after: float | None = None,
+               unreachable: bool = False) -> Delivery:
+        return cls(False, reason=reason, retryable=retryable, retry_after=retry_after, unreachable=unreachable)

@@ -18,7 +18,7 @@ from tortoise.models import Model
 
 from models.recipients import Recipient
 from models.schedule import utcnow
-from models.sql import Connection, current, marks, run, transaction
+from models.sql import Connection, after_commit, current, marks, run, soon, transaction
 
 
 class Outbox(Model):
@@ -61,6 +61,8 @@ class Outbox(Model):
 
 
 EMAIL_ANSWER = "email_answer"  # a row holding a prepared e-mail answer (threading and all), not facts
+VERIFICATION_CODE = "verification_code"  # a one-time code; the payload keeps it only until the row is done
+DIRECT = "direct"  # the audience of a row for one address only: no quiet hours, no other channel
 COLUMNS = ("event_key", "recipient", "audience", "channel", "address", "kind", "order_no", "payload", "locale",
            "status", "attempts", "next_attempt_at", "created_at")
 CHUNK = 500  # rows per INSERT: well under SQLite's limit on parameters
@@ -135,6 +137,16 @@ async def enqueue(event_key: str, kind: str, recipients: Iterable[Recipient | No
     return await write(current(), notices)
 
 
+async def post(notices: Sequence[Notice]) -> None:
+    """Write ``notices`` with the current unit of work (a conversation's message): committed before
+    the reply goes out, without a trip of its own on SQLite; the sender is told once they are."""
+    count, statements = inserts(notices)
+    for text, values in statements:
+        await soon(text, values)
+    if count:
+        after_commit(told)
+
+
 async def keep(notices: Sequence[Notice]) -> None:
     """Write ``notices`` all together or none of them (prepared answers kept for the sender to retry)."""
     async with transaction() as conn:
@@ -193,10 +205,12 @@ async def record(ids: list[int], owner: str, status: str, now: datetime, *, erro
         "UPDATE outbox SET status = ?, last_error = COALESCE(?, last_error), sent_via = COALESCE(?, sent_via), "
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
         "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
-        "digest_of = CASE WHEN id = ? THEN NULL ELSE CAST(? AS BIGINT) END, lease_owner = NULL, lease_until = NULL "
+        "digest_of = CASE WHEN id = ? THEN NULL ELSE CAST(? AS BIGINT) END, lease_owner = NULL, lease_until = NULL, "
+        # A one-time code is kept only as long as it may still be sent.
+        "payload = CASE WHEN kind = ? AND ? <> 'pending' THEN '{}' ELSE payload END "
         f"WHERE id IN ({marks(len(ids))}) AND lease_owner = ?"),
-        [status, error, via, status, now, retry_at, 1 if count else 0, lead, lead if len(ids) > 1 else None, *ids,
-         owner])
+        [status, error, via, status, now, retry_at, 1 if count else 0, lead, lead if len(ids) > 1 else None,
+         VERIFICATION_CODE, status, *ids, owner])
 
 
 async def renew(owner: str, until: datetime) -> None:

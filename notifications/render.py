@@ -14,6 +14,7 @@ from bot.conversation.cards import day, when
 from models.messages import Button, Reply
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
+from models.outbox import EMAIL_ANSWER, VERIFICATION_CODE
 
 
 class Renderer:
@@ -29,6 +30,11 @@ class Renderer:
         }
 
     def reply(self, kind: str, payload: dict[str, Any], locale: str, audience: str = "customer") -> Reply:
+        if kind == EMAIL_ANSWER:  # prepared already; the e-mail channel sends the payload as it is
+            return Reply(payload.get("text", ""), subject=payload.get("subject"))
+        if kind == VERIFICATION_CODE:
+            return Reply(t("verify.mail_body", locale, code=payload["code"], order_no=payload["order_no"]),
+                         subject=t("verify.mail_subject", locale, code=payload["code"]))
         lines = self._kinds[kind](payload, locale, audience)
         buttons: tuple[Button, ...] = ()
         if kind in ("exception_opened", "escalated") and payload.get("order_no"):

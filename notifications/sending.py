@@ -1,4 +1,4 @@
-"""The dispatcher: claims due outbox rows, sends them, records what happened.
+"""The outbox sender: claims due outbox rows, sends them, records what happened.
 
 A row is claimed with a lease (``status = 'sending'``, ``lease_owner``, ``lease_until``)
 in one statement — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that any number of
@@ -13,6 +13,10 @@ channel that cannot reach them now (``Delivery.unreachable``) or refuses for goo
 to the next; a failure that may pass is retried with exponential backoff and jitter,
 after ``max_attempts`` the row is dead-lettered (``failed``). When no channel is left the
 row is ``undeliverable``. Both show in ``orderbot outbox list --failed``.
+
+The sender knows channels only through ``adapters.base``: it hands each adapter the target,
+the rendered reply and the ``Occasion`` (the notice's kind and facts); what a platform
+allows (WeChat's 48-hour window, e-mail's pace per domain) is the adapter's to apply.
 """
 from __future__ import annotations
 
@@ -20,40 +24,40 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import Adapter, Delivery
-from bot.config import Settings
-from bot.mailer import Mail
+from adapters.base import Adapter, Occasion
 from models import leases, outbox, sql
 from models.engine import ProgressEngine
-from models.messages import Reply, Target
-from models.outbox import EMAIL_ANSWER as ANSWER
-from models.recipients import CUSTOMER, Person, last_inbound, person_of
-from notifications.mail import MailNotices
+from models.messages import Delivery, Reply, Target
+from models.recipients import CUSTOMER, Person, person_of
+from notifications.config import NotificationSettings
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
 from notifications.triggers import DIGESTED
-from notifications.wechat import WeChatRoute
 
 log = logging.getLogger(__name__)
 
-class Dispatcher:
-    """Sends the outbox. ``run()`` until ``stop()``; ``run_once()`` for one pass (tests, the CLI)."""
 
-    def __init__(self, settings: Settings, engine: ProgressEngine, channels: Mapping[str, Adapter], *,
-                 owner: str = leases.OWNER, concurrency: int = 64, lease_seconds: float = 120,
-                 max_attempts: int = 8, first_retry_seconds: float = 10, poll_seconds: float = 1.0) -> None:
-        self.settings, self.engine = settings, engine
-        # E-mail notices go out paced per domain, whether or not the mailbox channel runs.
-        self.channels = {**channels, "email": MailNotices(settings.email)}
+class OutboxSender:
+    """Sends the outbox. ``run()`` until ``stop()``; ``run_once()`` for one pass (tests, the CLI).
+
+    ``kinds`` limits it to rows of those kinds (`orderbot chat` sends only the codes it caused).
+    """
+
+    def __init__(self, settings: NotificationSettings, engine: ProgressEngine, channels: Mapping[str, Adapter], *,
+                 kinds: Sequence[str] | None = None, owner: str = leases.OWNER, concurrency: int = 64,
+                 lease_seconds: float = 120, max_attempts: int = 8, first_retry_seconds: float = 10,
+                 poll_seconds: float = 1.0) -> None:
+        self.settings, self.engine, self.channels, self.kinds = settings, engine, dict(channels), kinds
         self.owner, self.concurrency, self.lease = owner, concurrency, timedelta(seconds=lease_seconds)
         self.max_attempts, self.first_retry, self.poll = max_attempts, first_retry_seconds, poll_seconds
         self.renderer = Renderer(engine)
-        self.wechat = WeChatRoute(settings.wechat, engine.clock)
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while the loop is not in the middle of a pass
+        self._idle.set()
         self._stopping = False
         self._inflight: set[asyncio.Task] = set()
 
@@ -86,11 +90,14 @@ class Dispatcher:
 
     async def _loop(self) -> None:
         while not self._stopping:
+            self._idle.clear()
             try:
                 claimed = await self.fill()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the dispatcher
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the sender
                 log.exception("outbox: claiming failed; trying again shortly")
                 claimed = 0
+            finally:
+                self._idle.set()
             if claimed:
                 continue
             self._wake.clear()
@@ -114,7 +121,7 @@ class Dispatcher:
 
     def _groups(self, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Rows claimed together that make one digest message: one person, one order, digested kinds."""
-        if not self.settings.notifications.digest_seconds:
+        if not self.settings.digest_seconds:
             return [[r] for r in rows]
         groups: dict[Any, list[dict[str, Any]]] = {}
         for r in rows:
@@ -130,20 +137,25 @@ class Dispatcher:
         return n
 
     async def stop(self, timeout: float = 10) -> None:
+        """Finish the pass under way, give what is due now one more try (the code mail of the reply
+        just sent), and wait for the sends, at most ``timeout`` seconds each."""
         self._stopping = True
         self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self.run_once(), timeout)
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     # ------------------------------------------------------------ claiming and recording
     async def claim(self, limit: int) -> list[dict[str, Any]]:
         now = self.clock()
-        return await outbox.claim(self.owner, now + self.lease, now, limit)
+        return await outbox.claim(self.owner, now + self.lease, now, limit, self.kinds)
 
     async def _digest(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The person's other pending rows of this order, claimed with these (one message)."""
         row = group[0]
-        if not (self.settings.notifications.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
+        if not (self.settings.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
             return group
         rows = await outbox.claim_digest(self.owner, self.clock() + self.lease, row["recipient"], row["order_no"],
                                          sorted(DIGESTED))
@@ -172,9 +184,6 @@ class Dispatcher:
 
     async def _deliver(self, group: list[dict[str, Any]]) -> None:
         row = group[0]
-        if row["kind"] == ANSWER:
-            await self._answer(row)
-            return
         rows = await self._digest(group)
         person = await person_of(sql.current(), row["recipient"])
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
@@ -186,9 +195,10 @@ class Dispatcher:
                                          row["audience"])
         else:
             reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], row["audience"])
+        occasion = Occasion(row["kind"], row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:
-            delivery = await self._send(target, reply, row, person)
+            delivery = await self._send(target, reply, occasion)
             if delivery.ok:
                 await self._record(rows, "sent", via=target)
                 return
@@ -198,17 +208,6 @@ class Dispatcher:
                 return
         await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
         log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
-
-    async def _answer(self, row: dict[str, Any]) -> None:
-        """An e-mail answer SMTP could not take at first: prepared already, to its one address."""
-        mail = Mail(**row["payload"])
-        delivery = await self.channels["email"].deliver(mail)
-        if delivery.ok:
-            await self._record([row], "sent", via=Target("email", mail.to))
-        elif delivery.retryable:
-            await self._retry([row], delivery)
-        else:
-            await self._record([row], "failed", error=delivery.reason, count=True)
 
     async def _retry(self, rows: list[dict[str, Any]], delivery: Delivery, reason: str | None = None) -> None:
         attempts = rows[0]["attempts"] + 1
@@ -221,19 +220,15 @@ class Dispatcher:
         await self._record(rows, "pending", error=reason or delivery.reason, retry_at=retry_at, count=True)
 
     def _quiet(self, person: Person | None, targets: list[Target]) -> datetime | None:
-        spec = self.settings.notifications.quiet_hours
+        spec = self.settings.quiet_hours
         if not spec:
             return None
         seat = person.seat(targets[0]) if person is not None and targets else None
         tz_name = seat.timezone if seat else None
         return quiet_until(self.clock(), spec, zone(tz_name, self.engine.tz))
 
-    async def _send(self, target: Target, reply: Reply, row: dict[str, Any], person: Person | None) -> Delivery:
+    async def _send(self, target: Target, reply: Reply, occasion: Occasion) -> Delivery:
         adapter = self.channels.get(target.channel)
         if adapter is None:
             return Delivery.failed(f"the {target.channel} channel is not running", retryable=False, unreachable=True)
-        if target.channel == "wechat":
-            seat = person.seat(target) if person else None
-            last = seat.last_inbound_at if seat else await last_inbound(target)
-            return await self.wechat.send(adapter, target, reply, row["kind"], row["payload"], last)
-        return await adapter.send(target, reply)
+        return await adapter.send(target, reply, occasion)

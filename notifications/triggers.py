@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import NotificationSettings
+from notifications.config import NotificationSettings
 from models.changes import Change
 from models.engine import ProgressEngine
 from models.orders import OrderState

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import pytest
@@ -22,13 +21,10 @@ from aiohttp.test_utils import TestServer
 
 from bot.app import build_app, build_engine
 from bot.config import Settings, load_settings
-from bot.db import apply_migrations, database
+from bot.db import database
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
-
-PG_URL = os.environ.get("ORDERBOT_TEST_DATABASE_URL")
-SECRET = "test-secret-key-0123456789abcdef"
-ROOT = Path(__file__).resolve().parent.parent
+from tests.kit.base import PG_URL, SECRET, Api, Bot, CliResult, free_port, migrate, pg_admin, with_db
 
 
 # ---------------------------------------------------------------- no real network
@@ -79,26 +75,6 @@ def no_real_network() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- databases
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_with_db(url, "postgres").replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def _migrate(url: str) -> None:
-    async with database(url):
-        await apply_migrations()
-
-
 @dataclass
 class TestDatabase:
     """Where this run's tests keep their data, and how each test gets a fresh copy."""
@@ -129,16 +105,16 @@ def test_database(tmp_path_factory) -> Iterator[TestDatabase]:
     """Migrated once per run; each test then starts from an empty, current schema."""
     if PG_URL:
         name = f"orderbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        url = _with_db(PG_URL, name)
-        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+        url = with_db(PG_URL, name)
+        asyncio.run(pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
         try:
-            asyncio.run(_migrate(url))
+            asyncio.run(migrate(url))
             yield TestDatabase("postgres", url)
         finally:
-            asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         path = tmp_path_factory.mktemp("template") / "template.db"
-        asyncio.run(_migrate(f"sqlite://{path}"))
+        asyncio.run(migrate(f"sqlite://{path}"))
         yield TestDatabase("sqlite", str(path))
 
 
@@ -170,41 +146,6 @@ async def engine(settings: Settings, db) -> ProgressEngine:
 
 
 # ---------------------------------------------------------------- a live API
-class Api:
-    """A client of the running API with a valid key; answers (status, json)."""
-
-    def __init__(self, base: str, key: str, session: aiohttp.ClientSession) -> None:
-        self.base, self.key, self.session = base, key, session
-
-    async def call(self, method: str, path: str, body=None, *, key: str | None = "default",
-                   raw: bytes | None = None, headers: dict | None = None):
-        h = dict(headers or {})
-        if key is not None:
-            h["Authorization"] = f"Bearer {self.key if key == 'default' else key}"
-        kw = {"data": raw} if raw is not None else ({"json": body} if body is not None else {})
-        async with self.session.request(method, self.base + path, headers=h, **kw) as r:
-            data = await r.json(content_type=None) if (await r.read()) else None
-            self.last_headers = r.headers
-            return r.status, data
-
-    async def create(self, order_no: str = "SO202611240001", **extra):
-        return await self.call("POST", "/api/v1/orders", order_body(order_no, **extra))
-
-    async def event(self, order_no: str, event_id: str, node: str, **extra):
-        return await self.call("POST", f"/api/v1/orders/{order_no}/events",
-                               {"event_id": event_id, "node": node, **extra})
-
-
-def order_body(order_no: str = "SO202611240001", **extra) -> dict:
-    body = {
-        "order_no": order_no, "workflow": "standard",
-        "customer": {"name": "张三", "email": "zhang@buyer.example", "phone": "13812345678", "locale": "zh"},
-        "promised_date": "2030-01-31", "amount": 12345.67,
-    }
-    body.update(extra)
-    return body
-
-
 @pytest.fixture
 async def api(settings: Settings, engine: ProgressEngine) -> AsyncIterator[Api]:
     key = new_key()
@@ -217,13 +158,6 @@ async def api(settings: Settings, engine: ProgressEngine) -> AsyncIterator[Api]:
 
 
 # ---------------------------------------------------------------- the CLI, as a user runs it
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def cli(settings: Settings, tmp_path: Path):
     """Run `orderbot ...` in a subprocess against this test's database."""
@@ -243,34 +177,12 @@ def cli(settings: Settings, tmp_path: Path):
     return run
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------- the conversation
-@dataclass
-class Bot:
-    """The conversation wired as the service wires it, with a real SMTP server catching mail."""
-
-    dispatcher: object
-    background: object
-    mail: object
-    engine: ProgressEngine
-    clock: object
-
-    def flow(self, sender: str = "1001", **kw):
-        from tests.fakes import Flow
-
-        return Flow(self.dispatcher, self.background, sender=sender, **kw)
-
-
 @pytest.fixture
 def smtp():
     from aiosmtpd.controller import Controller
 
-    from tests.fakes import MailSink
+    from tests.kit.fakes import MailSink
 
     sink = MailSink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
@@ -283,17 +195,17 @@ def smtp():
 async def bot(settings: Settings, engine: ProgressEngine, smtp) -> Bot:
     from datetime import datetime, timezone
 
-    from bot.app import build_dispatcher
-    from bot.background import Background
-    from tests.fakes import Clock
+    from bot.app import build_conversation, make_channel
+    from notifications.sending import OutboxSender
+    from tests.kit.fakes import Clock
 
     sink, port = smtp
     settings.email.smtp_host, settings.email.smtp_port = "127.0.0.1", port
     settings.email.smtp_starttls, settings.email.from_address = False, "orders@factory.example"
     clock = Clock(datetime.now(timezone.utc))
     engine.clock = clock
-    background = Background()
-    return Bot(build_dispatcher(settings, engine, background), background, sink, engine, clock)
+    sender = OutboxSender(settings.notifications, engine, {"email": make_channel("email", settings)})
+    return Bot(build_conversation(settings, engine), sender, sink, engine, clock)
 
 
 @pytest.fixture
@@ -301,7 +213,7 @@ async def wx_api():
     """WeChat's API (tests/wechat_fakes.WeChatApiStub) on a loopback port of this process."""
     from aiohttp.test_utils import TestServer
 
-    from tests.wechat_fakes import WeChatApiStub
+    from tests.kit.wechat_api import WeChatApiStub
 
     stub = WeChatApiStub()
     server = TestServer(stub.app(), host="127.0.0.1")
@@ -309,3 +221,63 @@ async def wx_api():
     stub.url = str(server.make_url("/"))
     yield stub
     await server.close()
+
+
+@pytest.fixture(params=["safe", "plaintext"])
+def wx_settings(request, settings, wx_api):
+    """Settings with the WeChat channel on, in safe mode (AES) and in plaintext mode."""
+    from tests.kit.wechat_api import configure
+
+    return configure(settings, wx_api, safe=request.param == "safe")
+
+
+@pytest.fixture
+async def wx(bot: Bot, wx_settings, engine):
+    """The service's WeChat webhook, and WeChat's servers posting to it."""
+    from bot.conversation.inbound import Inbound
+    from tests.kit.wechat_api import WeChatSide, serve
+
+    async with aiohttp.ClientSession() as session:
+        server, channel, servers = await serve(wx_settings, engine, Inbound(bot.conversation), session)
+        yield WeChatSide(bot, channel, servers)
+        await server.close()
+
+
+@pytest.fixture
+async def botapi():
+    """Telegram's Bot API (``tests.kit.telegram_api.BotApi``) on a loopback port."""
+    from tests.kit.telegram_api import BotApi
+
+    stub = BotApi()
+    await stub.start(free_port())
+    yield stub
+    await stub.stop()
+
+
+@pytest.fixture
+async def h(bot: Bot, api: Api, settings, engine, botapi, wx_api, smtp):
+    """The notifications' harness (``tests.kit.notices.Notices``) on a fixed, quiet-free morning."""
+    from pydantic import SecretStr
+
+    from adapters.wechat.config import WeChatSettings
+    from bot.app import make_channel
+    from notifications.sending import OutboxSender
+    from tests.kit.notices import DAY, Notices
+    from tests.kit.telegram_api import TOKEN
+    from tests.kit.wechat_api import APP_ID, APP_SECRET
+    from tests.kit.wechat_api import TOKEN as WX_TOKEN
+
+    bot.clock.now = DAY
+    t = settings.telegram
+    t.enabled, t.token, t.base_url, t.rate_limit_per_second = True, SecretStr(TOKEN), botapi.base_url, 1000
+    settings.wechat = WeChatSettings(enabled=True, app_id=APP_ID, app_secret=APP_SECRET, token=WX_TOKEN,
+                                     api_base_url=wx_api.url)
+    telegram, wechat = make_channel("telegram", settings), make_channel("wechat", settings)
+    await telegram.startup()
+    await wechat.startup()
+    channels = {"telegram": telegram, "wechat": wechat, "email": make_channel("email", settings)}
+    sender = OutboxSender(settings.notifications, engine, channels, owner="test-sender", lease_seconds=60,
+                          first_retry_seconds=10, poll_seconds=0.05)
+    yield Notices(settings, api, bot, bot.clock, botapi, wx_api, smtp[0], sender, channels)
+    await telegram.shutdown()
+    await wechat.shutdown()

@@ -9,10 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
-from adapters.web import WebChat
-from bot.app import build_app
+from bot.app import build_app, make_channel
 from models.orders import NodeEvent, Order
-from tests.conftest import Api, order_body
+from tests.kit.base import Api, order_body
 
 NO = "SO202611240001"
 
@@ -205,7 +204,7 @@ async def test_healthz_and_openapi_need_no_key(api: Api):
 
 
 async def test_openapi_is_valid_and_documents_every_route(settings, engine):
-    app = build_app(settings, engine, channels=[WebChat(settings)])  # channels document the routes they mount
+    app = build_app(settings, engine, channels=[make_channel("web", settings)])  # channels document their routes
     served = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         doc = await (await client.get("/api/v1/openapi.json")).json()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from bot.api.state import KEYS
 from bot.app import build_app
 from bot.cli import cli as orderbot_cli
 from models.inputs import CustomerIn, OrderIn
-from tests.conftest import PG_URL, free_port
+from tests.kit.base import PG_URL, free_port, healthy
 
 
 def all_commands(group: click.Group, prefix=()):
@@ -133,27 +132,13 @@ def _serve(cli_config: Path, port: int, env_extra: dict | None = None) -> subpro
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-async def _healthy(port: int, proc: subprocess.Popen, within: float) -> bool:
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return True
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    return False
-
-
 async def test_serve_on_a_new_sqlite_database_migrates_and_stops_cleanly(tmp_path):
     cfg = tmp_path / "s.toml"
     cfg.write_text(f'[database]\nurl = "sqlite://{tmp_path}/new.db"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
     port = free_port()
     proc = _serve(cfg, port)
     try:
-        assert await _healthy(port, proc, 30), proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert await healthy(port, proc, 30), proc.stdout.read() if proc.poll() is not None else "no answer"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
@@ -165,18 +150,18 @@ async def test_serve_on_a_new_sqlite_database_migrates_and_stops_cleanly(tmp_pat
 async def test_serve_on_an_unmigrated_postgres_database_refuses(tmp_path):
     import uuid
 
-    from tests.conftest import _pg_admin, _with_db
+    from tests.kit.base import pg_admin, with_db
 
     name = f"orderbot_unmigrated_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    await pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
     try:
         cfg = tmp_path / "pg.toml"
-        cfg.write_text(f'[database]\nurl = "{_with_db(PG_URL, name)}"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
+        cfg.write_text(f'[database]\nurl = "{with_db(PG_URL, name)}"\n[security]\nsecret_key = "0123456789abcdefXYZ"\n')
         proc = _serve(cfg, free_port())
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 1 and "orderbot migrate" in out
     finally:
-        await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_audit_lists_who_was_shown_an_order(cli, engine):

@@ -18,8 +18,8 @@ from models.orders import Order, OrderException
 from models.outbox import Outbox
 from models.people import add_staff
 from models.requests import CustomerRequest
-from tests.conftest import Bot
-from tests.test_verification import EMAIL, NO, STOCKING, order_at
+from tests.kit.base import Bot
+from tests.kit.story import EMAIL, NO, STOCKING, order_at
 
 SECRETS = {"amount": "12,345.67", "cost": "8,000.00", "supplier": "宁波海天", "phone": "13812345678",
            "email": EMAIL, "address": "浦东新区张江路"}
@@ -107,7 +107,7 @@ async def test_an_update_delivered_twice_at_once_is_answered_once(bot: Bot):
     """A platform's retry racing the original: one answer, one audit row; a later copy gets nothing."""
     await rich_order(bot)
     await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
-    inbound = Inbound(bot.dispatcher)
+    inbound = Inbound(bot.conversation)
     msg = InboundMessage(channel="telegram", sender_id="2001", chat_id="2001", text=f"/order {NO}",
                          message_id="u42", mentioned=True)
     first, second = await asyncio.gather(inbound(msg), inbound(msg))

@@ -18,7 +18,7 @@ from bot.demo.seed import seed_orders, seed_staff
 from models.engine import ProgressEngine
 from models.orders import NodeEvent, Order, OrderException
 from models.people import Identity, StaffMember
-from tests.conftest import free_port
+from tests.kit.base import free_port
 
 START_WITHIN = 30.0
 

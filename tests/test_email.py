@@ -20,23 +20,23 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from adapters.base import Delivery
 from adapters.email import EmailChannel, refusal, should_answer
+from adapters.email.config import mailbox_problem
 from adapters.email.imap import MailboxWatcher
-from adapters.email.outgoing import ANSWER, outcome
+from adapters.email.outgoing import outcome
 from adapters.email.parsing import reply_subject
-from bot.app import build_dispatcher
-from bot.background import Background
+from bot.app import build_conversation, make_channel
 from bot.conversation.inbound import Inbound
-from models.messages import Button, Reply, Target
+from models.messages import Button, Delivery, Reply, Target
 from bot.conversation.nlu import Parser
 from models.inputs import CustomerIn, EventIn, OrderIn
+from models.outbox import EMAIL_ANSWER as ANSWER
 from models.outbox import Outbox
 from models.schedule import utcnow
-from notifications.sending import Dispatcher
-from tests.conftest import free_port
-from tests.dovecot import Dovecot, dovecot_binary
-from tests.fakes import MailSink
+from notifications.sending import OutboxSender
+from tests.kit.base import free_port
+from tests.kit.dovecot import Dovecot, dovecot_binary
+from tests.kit.fakes import MailSink
 
 BOT = Dovecot.USER  # the bot's mailbox is also its From address
 NO = "SO202611240042"
@@ -139,21 +139,22 @@ class MailBot:
 async def mailbot(email_settings, engine, smtp, dovecot, monkeypatch):
     monkeypatch.setattr(MailboxWatcher, "first_retry", 0.2)
     monkeypatch.setattr(MailboxWatcher, "retry_seconds", 0.5)
-    background = Background()
-    inbound = Inbound(build_dispatcher(email_settings, engine, background))
+    inbound = Inbound(build_conversation(email_settings, engine))
+    codes = OutboxSender(email_settings.notifications, engine, {})
     handled = []
 
     async def watched(msg):
         # What Dovecot says while the message is being handled: it must still be unseen.
         handled.append((msg.message_id, await asyncio.to_thread(dovecot.seen, msg.message_id)))
-        return await inbound(msg)
+        replies = await inbound(msg)
+        await codes.run_once()  # what the answer caused (a code mail) goes out as the service would send it
+        return replies
 
-    channel = EmailChannel(email_settings)
-    channel.mount(None, watched)
+    channel = make_channel("email", email_settings, watched)
+    codes.channels["email"] = channel
     await channel.startup()
     yield MailBot(channel, dovecot, smtp[0], handled)
     await channel.shutdown()
-    await background.drain()
 
 
 # ---------------------------------------------------------------- the conversation over IMAP and SMTP
@@ -271,7 +272,8 @@ async def test_an_answer_smtp_could_not_take_waits_in_the_outbox_and_survives_a_
     await mailbot.channel.shutdown()  # the process stops; what it kept is in the database
 
     mailbot.channel.outgoing.settings.smtp_port = smtp_port
-    later = Dispatcher(email_settings, engine, {})  # another process, SMTP back
+    later = OutboxSender(email_settings.notifications, engine, {"email": make_channel("email", email_settings)})
+    # (another process, SMTP back)
     await Outbox.filter(id=kept.id).update(next_attempt_at=utcnow())
     assert await later.run_once() == 1
     answer = await mailbot.answer_to(raw)
@@ -293,8 +295,7 @@ async def test_a_failing_handler_is_retried_and_a_mail_that_always_fails_is_give
             raise RuntimeError("the database went away")
         return [Reply("here you are")]
 
-    channel = EmailChannel(email_settings)
-    channel.mount(None, flaky)
+    channel = make_channel("email", email_settings, flaky)
     await channel.startup()
     try:
         poison, flaky_mail = mail(subject="", body="poison"), mail(subject="", body="twice broken")
@@ -314,8 +315,7 @@ async def test_a_refused_login_is_logged_once_and_retried_until_shutdown(email_s
     monkeypatch.setattr(MailboxWatcher, "first_retry", 0.1)
     caplog.set_level(logging.DEBUG, LOG)
     email_settings.email.imap_password = SecretStr("wrong")
-    channel = EmailChannel(email_settings)
-    channel.mount(None, lambda msg: [])
+    channel = make_channel("email", email_settings, lambda msg: [])
     await channel.startup()
     # Two tries: Dovecot holds a repeated wrong login back for a few seconds (its auth penalty).
     await until(lambda: len([r for r in caplog.records if "LOGIN refused" in r.message]) >= 2, timeout=15)
@@ -350,7 +350,7 @@ def picky(email_settings):
 
 
 async def test_a_notice_is_sent_as_auto_generated_text_and_html(email_settings, picky):
-    channel = EmailChannel(email_settings)
+    channel = make_channel("email", email_settings)
     reply = Reply("订单 SO202611240042 已发货\n<b>not markup</b>", buttons=(Button("查看进度", NO),),
                   link="https://factory.example/p/abc?x=1&y=2")
     delivery = await channel.send(Target("email", CONTACT), reply)
@@ -373,14 +373,14 @@ SEND_FAILURES = [
 
 @pytest.mark.parametrize("address, retryable, reason", SEND_FAILURES)
 async def test_smtp_refusals_say_whether_to_try_again(email_settings, picky, address, retryable, reason):
-    delivery = await EmailChannel(email_settings).send(Target("email", address), Reply("hi"))
+    delivery = await make_channel("email", email_settings).send(Target("email", address), Reply("hi"))
     assert not delivery.ok and delivery.retryable is retryable and reason in delivery.reason
 
 
 async def test_an_smtp_server_that_is_down_or_silent_means_try_again(email_settings, monkeypatch):
-    monkeypatch.setattr("bot.mailer.SMTP_TIMEOUT", 0.5)
+    monkeypatch.setattr("adapters.email.outgoing.SMTP_TIMEOUT", 0.5)
     email_settings.email.smtp_port = free_port()
-    refused = await EmailChannel(email_settings).send(Target("email", CONTACT), Reply("hi"))
+    refused = await make_channel("email", email_settings).send(Target("email", CONTACT), Reply("hi"))
     assert not refused.ok and refused.retryable
 
     connections = []
@@ -392,7 +392,7 @@ async def test_an_smtp_server_that_is_down_or_silent_means_try_again(email_setti
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     email_settings.email.smtp_port = server.sockets[0].getsockname()[1]
     try:
-        timed_out = await EmailChannel(email_settings).send(Target("email", CONTACT), Reply("hi"))
+        timed_out = await make_channel("email", email_settings).send(Target("email", CONTACT), Reply("hi"))
     finally:
         server.close()
         for writer in connections:
@@ -439,26 +439,27 @@ COMPLETE = {"enabled": True, "imap_host": "imap.example", "imap_user": "orders@f
     ({"imap_user": "orders", "from_address": None}, "from_address is not set"),
     ({"imap_user": "orders", "from_address": "orders@factory.example"}, None),
 ])
-def test_the_channel_says_why_it_does_not_start(settings, changes, problem):
-    said = EmailChannel.problem(_with(settings, **{**COMPLETE, **changes}))
+def test_the_channel_says_why_it_does_not_read_the_mailbox(settings, changes, problem):
+    said = mailbox_problem(_with(settings, **{**COMPLETE, **changes}).email)
     assert (said is None) if problem is None else (problem in said)
 
 
-def test_the_application_starts_the_channel_only_when_configured(settings, monkeypatch, caplog):
+async def test_the_channel_always_sends_and_reads_the_mailbox_only_when_configured(settings, caplog, db):
     from bot import app
 
-    caplog.set_level(logging.INFO, "bot.app")
-    monkeypatch.setattr(app, "CHANNEL_TYPES", (EmailChannel,))
-    assert app.build_channels(settings) == [] and "email: not started (enabled = false)" in caplog.text
-    [channel] = app.build_channels(_with(settings, **COMPLETE))
+    caplog.set_level(logging.INFO, "adapters.email")
+    [channel] = [c for c in app.build_channels(settings, lambda msg: []) if c.name == "email"]
+    await channel.startup()
+    assert channel.watcher is None and "the mailbox is not read (enabled = false)" in caplog.text
+    assert "to the dev mailbox" in caplog.text
+    assert (await channel.send(Target("email", CONTACT), Reply("发货了"))).ok, "SMTP or not, mail goes out"
+    [channel] = [c for c in app.build_channels(_with(settings, **COMPLETE)) if c.name == "email"]
     assert isinstance(channel, EmailChannel) and channel.address == "orders@factory.example"
 
 
 def test_the_channel_is_an_adapter(settings):
-    channel = EmailChannel(_with(settings, **COMPLETE))
-    assert channel.name == "email" and EmailChannel.name == "email"
-    assert channel.capabilities.buttons is False and channel.capabilities.max_length == 100_000
-    assert channel.capabilities.proactive == "always"
+    channel = make_channel("email", _with(settings, **COMPLETE))
+    assert channel.name == "email" and channel.routes == ()
 
 
 # ---------------------------------------------------------------- the loop guard
@@ -534,7 +535,7 @@ def test_a_delivery_status_notification_is_not_answered(channel, caplog):
 # ---------------------------------------------------------------- parse
 @pytest.fixture
 def channel(settings):
-    return EmailChannel(_with(settings, **COMPLETE, from_address=BOT))
+    return make_channel("email", _with(settings, **COMPLETE, from_address=BOT))
 
 
 def test_parse_reads_who_wrote_what(channel, caplog):

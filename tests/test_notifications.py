@@ -1,5 +1,5 @@
 """Notifications end to end: a change comes in through the API (or the chat), the engine's hook
-writes outbox rows in the change's transaction, the dispatcher sends them to the Telegram and
+writes outbox rows in the change's transaction, the outbox sender sends them to the Telegram and
 WeChat API stand-ins and to a real SMTP server (aiosmtpd), and the outbox says what happened.
 
 Time is the engine's clock (a ``Clock`` the tests move); the Telegram limiter and 429 waits
@@ -10,123 +10,19 @@ customers are not woken between 22:00 and 08:00.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 
-from adapters.telegram import TelegramChannel
-from adapters.wechat import WeChatChannel
-from bot.config import Settings, WeChatSettings
 from models.platforms import ChannelToken
 from models.recipients import Subscription
-from models.orders import Order, OrderException
+from models.orders import OrderException
 from models.outbox import Outbox
-from models.people import Identity, add_staff
+from models.people import add_staff
 from models.schedule import utcnow
-from notifications.sending import Dispatcher
-from tests.conftest import Api, Bot, free_port
-from tests.fakes import Clock, MailSink
-from tests.telegram_api import TOKEN, BotApi
-from tests.wechat_fakes import APP_ID, APP_SECRET, WeChatApiStub
-from tests.wechat_fakes import TOKEN as WX_TOKEN
-
-DAY = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai (the server's zone): not quiet
-NO = "SO202611240101"
-EMAIL = "zhang@buyer.example"
-CHAT = 1001  # the customer's Telegram chat
-OPENID = "o_customer_1"
-DIGEST = 21  # a little past the default digest_seconds (20): progress notices are due by then
-NODES = ["placed", "approved", "paid", "stocking", "production", "qc", "outbound", "in_transit", "delivered"]
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# ---------------------------------------------------------------- the outside world
-@pytest.fixture
-async def botapi():
-    stub = BotApi()
-    await stub.start(free_port())
-    yield stub
-    await stub.stop()
-
-
-@dataclass
-class Notices:
-    """The service with its channels and one dispatcher, and helpers that read like the story."""
-
-    settings: Settings
-    api: Api
-    bot: Bot
-    clock: Clock
-    botapi: BotApi
-    wx_api: WeChatApiStub
-    mail: MailSink
-    dispatcher: Dispatcher
-    channels: dict
-
-    def dispatcher_as(self, owner: str, **kw) -> Dispatcher:
-        """Another process's dispatcher on the same database and channels."""
-        kw = {"lease_seconds": 60, "first_retry_seconds": 10, "poll_seconds": 0.05, **kw}
-        return Dispatcher(self.settings, self.bot.engine, self.channels, owner=owner, **kw)
-
-    async def order(self, no: str = NO, *, at: str = "placed", **body) -> int:
-        """Create ``no`` through the API and move it to ``at``; its customer's id."""
-        status, data = await self.api.create(no, **body)
-        assert status == 201, data
-        await self.advance(no, *NODES[1:NODES.index(at) + 1])
-        return (await Order.get(order_no=no)).customer_id
-
-    async def advance(self, no: str, *nodes: str) -> None:
-        for node in nodes:
-            status, data = await self.api.event(no, f"erp-{no}-{node}", node)
-            assert status == 201, data
-
-    async def bind(self, customer_id: int, channel: str = "telegram", external_id: str = str(CHAT), *,
-                   hours_ago: float = 1, tz: str | None = None) -> Identity:
-        """The customer proved who they are on this chat and last wrote ``hours_ago``."""
-        return await Identity.create(channel=channel, external_id=external_id, customer_id=customer_id,
-                                     timezone=tz, last_inbound_at=self.clock() - timedelta(hours=hours_ago))
-
-    async def open_exception(self, no: str = NO, kind: str = "stockout", note: str | None = "缺螺丝") -> int:
-        status, data = await self.api.call("POST", f"/api/v1/orders/{no}/exceptions", {"kind": kind, "note": note})
-        assert status == 201, data
-        return data["id"]
-
-    async def deliver(self, after: float = 0) -> int:
-        """Let ``after`` seconds pass, then one dispatcher pass; how many rows it claimed."""
-        self.clock.advance(seconds=after)
-        return await self.dispatcher.run_once()
-
-    @staticmethod
-    async def rows(**filters) -> list[Outbox]:
-        return await Outbox.filter(**filters).order_by("id")
-
-
-@pytest.fixture
-async def h(bot: Bot, api: Api, settings, engine, botapi: BotApi, wx_api: WeChatApiStub, smtp):
-    bot.clock.now = DAY
-    t = settings.telegram
-    t.enabled, t.token, t.base_url, t.rate_limit_per_second = True, SecretStr(TOKEN), botapi.base_url, 1000
-    settings.wechat = WeChatSettings(enabled=True, app_id=APP_ID, app_secret=APP_SECRET, token=WX_TOKEN,
-                                     api_base_url=wx_api.url)
-    telegram, wechat = TelegramChannel(settings), WeChatChannel(settings)
-    await telegram.startup()
-    await wechat.startup()
-    channels = {"telegram": telegram, "wechat": wechat}
-    dispatcher = Dispatcher(settings, engine, channels, owner="test-dispatcher", lease_seconds=60,
-                            first_retry_seconds=10, poll_seconds=0.05)
-    yield Notices(settings, api, bot, bot.clock, botapi, wx_api, smtp[0], dispatcher, channels)
-    await telegram.shutdown()
-    await wechat.shutdown()
-
-
-def texts(h: Notices, chat=CHAT) -> list[str]:
-    return h.botapi.texts(chat)
-
+from tests.kit.base import free_port
+from tests.kit.notices import CHAT, DIGEST, EMAIL, NO, OPENID, Notices, texts, utc
+from tests.kit.wechat_api import APP_ID
 
 # ---------------------------------------------------------------- 1. exactly once
 @pytest.mark.parametrize("replay", ["one after another", "all at once"])
@@ -147,7 +43,7 @@ async def test_a_replayed_event_is_told_once(h: Notices, replay):
     assert await h.deliver() == 0, "progress notices wait digest_seconds for company"
     h.clock.advance(seconds=DIGEST)
     # Two processes look at the same moment: each row goes to one of them.
-    await asyncio.gather(h.dispatcher.run_once(), h.dispatcher_as("other-process").run_once())
+    await asyncio.gather(h.sender.run_once(), h.sender_as("other-process").run_once())
 
     [told] = texts(h)
     assert NO in told and "付款" in told
@@ -351,7 +247,7 @@ async def test_a_node_and_the_eta_it_moves_are_one_message(h: Notices, looks):
 # ---------------------------------------------------------------- 9. retries and the dead letter
 @pytest.mark.parametrize("case", ["WeChat is busy (errcode -1)", "WeChat answers HTTP 502", "the SMTP server is down"])
 async def test_a_failing_channel_is_retried_with_backoff_then_dead_lettered(h: Notices, case):
-    h.dispatcher.max_attempts = 3
+    h.sender.max_attempts = 3
     if case.startswith("WeChat"):
         customer = await h.order(at="approved", **NO_EMAIL)
         await h.bind(customer, "wechat", OPENID)
@@ -408,13 +304,13 @@ async def test_a_dead_claimers_rows_are_taken_over_live_leases_and_sent_rows_are
     # the third is being sent by a live process right now; the fourth set by hand as a dead one
     await Outbox.filter(id=rows[numbers[0]].id).update(status="sent", sent_via=f"telegram:{CHAT}",
                                                        sent_at=h.clock())
-    dead = h.dispatcher_as("dead", lease_seconds=30)
+    dead = h.sender_as("dead", lease_seconds=30)
     assert [r["order_no"] for r in await dead.claim(1)] == [numbers[1]]
-    live = h.dispatcher_as("alive", lease_seconds=600)
+    live = h.sender_as("alive", lease_seconds=600)
     assert [r["order_no"] for r in await live.claim(1)] == [numbers[2]]
     await Outbox.filter(id=rows[numbers[3]].id).update(status="sending", lease_owner="dead",
                                                        lease_until=h.clock() - timedelta(seconds=1))
-    assert [r["order_no"] for r in await h.dispatcher.claim(10)] == [numbers[3]], "the dead lease runs 30 s"
+    assert [r["order_no"] for r in await h.sender.claim(10)] == [numbers[3]], "the dead lease runs 30 s"
     await Outbox.filter(id=rows[numbers[3]].id).update(status="sending", lease_owner="dead",
                                                        lease_until=h.clock() - timedelta(seconds=1))
 

@@ -1,7 +1,7 @@
 """What time alone brings about (``notifications.scanner``): late orders told once per promised
 date, nodes over their SLA told to staff, exceptions nobody acknowledged escalated to the
 department's manager and then to the admins. Scans run against the real database; what they
-write is sent by the dispatcher to the Telegram stand-in (see ``test_notifications``)."""
+write is sent by the outbox sender to the Telegram stand-in (``tests.kit.notices``)."""
 from __future__ import annotations
 
 import asyncio
@@ -16,12 +16,8 @@ from models.people import StaffMember, add_staff
 from models.schedule import utcnow
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers
-from tests.conftest import PG_URL
-from tests import test_notifications as base
-from tests.test_notifications import DIGEST, NO, Notices, texts
-
-# The stand-ins and the service, as test_notifications sets them up.
-botapi, h = base.botapi, base.h  # wx_api comes from conftest
+from tests.kit.base import PG_URL
+from tests.kit.notices import DIGEST, NO, Notices, texts
 
 
 @pytest.fixture

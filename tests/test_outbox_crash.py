@@ -33,8 +33,8 @@ from bot.db import database
 from models.inputs import CustomerIn, EventIn, OrderIn
 from models.outbox import Outbox
 from models.people import Identity
-from tests.conftest import PG_URL, ROOT, _migrate, _pg_admin, _with_db, free_port
-from tests.telegram_api import BotApi
+from tests.kit.base import PG_URL, ROOT, free_port, migrate, pg_admin, with_db
+from tests.kit.telegram_api import BotApi
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set ORDERBOT_TEST_DATABASE_URL")
 
@@ -44,44 +44,8 @@ RACE_ROWS = 200
 WORKER_START = 60  # seconds a worker may take to import, connect and say it is ready
 
 
-# ---------------------------------------------------------------- the worker process
-async def _worker(config: str, mode: str, owner: str) -> None:
-    """One dispatcher process, as ``orderbot serve`` builds it (engine, Telegram channel, Dispatcher).
-
-    ``crash``: claim one row, say ``claimed <id>``, then hang before sending it (the test kills
-    it there). ``race``: say ``ready``, wait for a line on stdin, run the dispatcher until no row
-    is pending or being sent, say ``done``.
-    """
-    from adapters.telegram import TelegramChannel
-    from notifications.sending import Dispatcher
-
-    settings = load_settings(config)
-    engine = build_engine(settings)
-    async with database(settings.database.url):
-        channel = TelegramChannel(settings)
-        await channel.startup()
-        if mode == "crash":
-            dispatcher = Dispatcher(settings, engine, {"telegram": channel}, owner=owner, lease_seconds=LEASE)
-            rows = await dispatcher.claim(1)
-            print("claimed", *[r["id"] for r in rows], flush=True)
-            await asyncio.Event().wait()  # SIGKILL lands here, after the claim, before the send
-            await dispatcher.deliver(rows)  # never reached: a one-row claim is one message
-            return
-        dispatcher = Dispatcher(settings, engine, {"telegram": channel}, owner=owner, concurrency=16,
-                                poll_seconds=0.1)
-        print("ready", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-        running = asyncio.create_task(dispatcher.run())
-        while await Outbox.filter(status__in=["pending", "sending"]).exists():
-            await asyncio.sleep(0.1)
-        await dispatcher.stop()
-        await running
-        await channel.shutdown()
-        print("done", flush=True)
-
-
-WORKER = ("import asyncio, sys\nfrom tests.test_outbox_crash import _worker\n"
-          "asyncio.run(_worker(*sys.argv[1:]))\n")
+WORKER = ("import asyncio, sys\nfrom tests.kit.outbox_worker import work\n"
+          "asyncio.run(work(*sys.argv[1:]))\n")
 
 
 @dataclass
@@ -116,7 +80,7 @@ async def _start_worker(tmp_path: Path, config: Path, mode: str, owner: str, tok
     log = tmp_path / f"worker-{owner}.log"
     with log.open("wb") as err:  # the child keeps its own descriptor
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", WORKER, str(config), mode, owner, env=env, cwd=tmp_path,
+            sys.executable, "-c", WORKER, str(config), mode, owner, str(LEASE), env=env, cwd=tmp_path,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     return Worker(proc, log, token)
 
@@ -124,7 +88,7 @@ async def _start_worker(tmp_path: Path, config: Path, mode: str, owner: str, tok
 # ---------------------------------------------------------------- the Bot API and the database
 @dataclass
 class StandIn(BotApi):
-    """tests.telegram_api.BotApi, also noting which bot (token) each sendMessage came from, and when."""
+    """tests.kit.telegram_api.BotApi, also noting which bot (token) each sendMessage came from, and when."""
 
     senders: list[tuple[str, str, float]] = field(default_factory=list)  # (token, chat_id, wall time)
 
@@ -147,13 +111,13 @@ async def botapi() -> AsyncIterator[StandIn]:
 async def pg_url() -> AsyncIterator[str]:
     """A new PostgreSQL database of this test's own, migrated (dropped afterwards, connections and all)."""
     name = f"orderbot_outbox_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    await pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
     try:
-        url = _with_db(PG_URL, name)
-        await _migrate(url)
+        url = with_db(PG_URL, name)
+        await migrate(url)
         yield url
     finally:
-        await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -233,13 +197,13 @@ async def test_a_worker_killed_between_claim_and_send_leaves_the_row_to_be_sent_
         assert botapi.sent() == [], "the killed worker sent nothing"
 
         # A second worker (this process) runs the dispatcher the whole time.
-        from adapters.telegram import TelegramChannel
-        from notifications.sending import Dispatcher
+        from bot.app import make_channel
+        from notifications.sending import OutboxSender
 
-        channel = TelegramChannel(settings)  # the config's own token: "100:TEST-process"
+        channel = make_channel("telegram", settings)  # the config's own token: "100:TEST-process"
         await channel.startup()
-        dispatcher = Dispatcher(settings, build_engine(settings), {"telegram": channel}, owner="survivor",
-                                lease_seconds=LEASE, poll_seconds=0.1)
+        dispatcher = OutboxSender(settings.notifications, build_engine(settings), {"telegram": channel},
+                                  owner="survivor", lease_seconds=LEASE, poll_seconds=0.1)
         running = asyncio.create_task(dispatcher.run())
         try:
             before_end = (lease_until - datetime.now(timezone.utc)).total_seconds() - 0.3

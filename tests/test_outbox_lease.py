@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.base import Delivery
-from models.messages import Reply, Target
-from models.outbox import Outbox
-from notifications.sending import Dispatcher
-from models.outbox import enqueue
+from adapters.base import Occasion
+from models.messages import Delivery, Reply, Target
+from models.outbox import Outbox, enqueue
 from models.recipients import Recipient
+from notifications.sending import OutboxSender
 
 
 class SlowChat:
@@ -19,7 +18,7 @@ class SlowChat:
     def __init__(self, seconds: float) -> None:
         self.seconds, self.sent = seconds, []
 
-    async def send(self, target: Target, reply: Reply) -> Delivery:
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
         await asyncio.sleep(self.seconds)
         self.sent.append((target, reply.text))
         return Delivery.sent(str(len(self.sent)))
@@ -32,8 +31,10 @@ async def test_a_live_senders_lease_is_renewed_so_nobody_sends_it_twice(settings
                   {"order_no": "SO202611240001", "workflow": "standard", "node": "stocking", "kind": "stockout",
                    "note": "缺料"}, order_no="SO202611240001", due=engine.clock())
     slow = SlowChat(2.0)
-    first = Dispatcher(settings, engine, {"telegram": slow}, owner="first", lease_seconds=0.6, poll_seconds=0.05)
-    second = Dispatcher(settings, engine, {"telegram": slow}, owner="second", lease_seconds=0.6, poll_seconds=0.05)
+    first = OutboxSender(settings.notifications, engine, {"telegram": slow}, owner="first", lease_seconds=0.6,
+                         poll_seconds=0.05)
+    second = OutboxSender(settings.notifications, engine, {"telegram": slow}, owner="second", lease_seconds=0.6,
+                          poll_seconds=0.05)
     running = [asyncio.create_task(first.run())]
     await asyncio.sleep(0.2)  # the first has claimed the row and is sending
     running.append(asyncio.create_task(second.run()))

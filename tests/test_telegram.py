@@ -10,30 +10,21 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramChannel
 from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
-from bot.app import build_app
+from adapters.telegram.config import problem
+from bot.app import build_app, make_channel
 from bot.conversation.inbound import Inbound
 from models.messages import Button, Reply, Target
 from models.chats import InboundDedupe
 from models.people import Identity, add_staff
-from tests.conftest import free_port
-from tests.telegram_api import TOKEN, BotApi, callback, update
-from tests.test_verification import EMAIL, NO, STOCKING, order_at
+from tests.kit.telegram_api import TOKEN, BotApi, callback, update
+from tests.kit.story import EMAIL, NO, STOCKING, order_at
 
 SECRET = "hook-secret-0123"
-
-
-@pytest.fixture
-async def botapi():
-    api = BotApi()
-    await api.start(free_port())
-    yield api
-    await api.stop()
 
 
 @pytest.fixture
@@ -42,9 +33,8 @@ async def telegram(bot, settings, botapi):
     t = settings.telegram
     t.enabled, t.token, t.webhook_secret, t.base_url = True, SecretStr(TOKEN), SecretStr(SECRET), botapi.base_url
     t.rate_limit_per_second = 1000
-    channel = TelegramChannel(settings)
-    server = TestServer(build_app(settings, bot.engine, inbound=Inbound(bot.dispatcher), channels=[channel]),
-                        host="127.0.0.1")
+    channel = make_channel("telegram", settings, Inbound(bot.conversation))
+    server = TestServer(build_app(settings, bot.engine, channels=[channel]), host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
 
@@ -68,7 +58,7 @@ async def settle(channel: TelegramChannel, bot) -> None:
     """Wait until the updates posted so far are handled and their mail is out."""
     while channel._tasks:
         await asyncio.wait(set(channel._tasks))
-    await bot.background.drain()
+    await bot.sender.run_once()
 
 
 async def test_the_code_flow_over_the_webhook(telegram, botapi, bot):
@@ -240,8 +230,7 @@ async def test_polling_mode(bot, settings, botapi):
     t = settings.telegram
     t.enabled, t.token, t.mode, t.base_url = True, SecretStr(TOKEN), "polling", botapi.base_url
     t.rate_limit_per_second = 1000
-    channel = TelegramChannel(settings)
-    channel.mount(web.Application(), Inbound(bot.dispatcher))
+    channel = make_channel("telegram", settings, Inbound(bot.conversation))
     botapi.pending_updates.append(update("你好", user=1013))
     await channel.startup()
     try:
@@ -252,10 +241,10 @@ async def test_polling_mode(bot, settings, botapi):
 
 
 def test_a_channel_without_its_settings_is_not_started(settings):
-    assert TelegramChannel.problem(settings) == "enabled = false"
+    assert problem(settings.telegram) == "enabled = false"
     settings.telegram.enabled = True
-    assert "token" in TelegramChannel.problem(settings)
+    assert "token" in problem(settings.telegram)
     settings.telegram.token = SecretStr("1:x")
-    assert "webhook_secret" in TelegramChannel.problem(settings)
+    assert "webhook_secret" in problem(settings.telegram)
     settings.telegram.mode = "polling"
-    assert TelegramChannel.problem(settings) is None
+    assert problem(settings.telegram) is None

@@ -5,26 +5,10 @@ import asyncio
 import re
 
 from models.chats import Challenge
-from models.inputs import CustomerIn, EventIn, OrderIn
 from models.outbox import Outbox
 from models.people import Identity, StaffMember, add_staff
-from tests.conftest import Bot
-
-NO = "SO202611240042"
-EMAIL = "zhang@buyer.example"
-STOCKING = re.compile(r"备货|Stocking")
-ASKS_CODE = re.compile(r"验证码|code", re.I)
-
-
-async def order_at(bot: Bot, no: str = NO, email: str | None = EMAIL, node: str = "stocking", **extra):
-    await bot.engine.create_order(OrderIn(order_no=no, customer=CustomerIn(name="张三", email=email, locale="zh",
-                                                                           phone="13812345678"),
-                                          amount="12345.67", **extra))
-    for i, n in enumerate(["approved", "paid", "stocking", "production", "qc", "outbound"]):
-        await bot.engine.apply_event(no, EventIn(event_id=f"{no}-{i}", node=n))
-        if n == node:
-            break
-
+from tests.kit.base import Bot
+from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
 
 async def test_the_whole_code_flow(bot: Bot):
     await order_at(bot)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import json
 import re
 from collections.abc import AsyncIterator
@@ -10,16 +11,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.web import WebChat
 from adapters.web.cookies import COOKIE, cookie_value
-from bot.app import build_app
+from adapters.web.config import problem
+from bot.app import build_app, make_channel
 from bot.config import ConfigError, load_settings
 from bot.conversation.inbound import Inbound
 from models.messages import Reply, Target
 from models.people import Identity
-from tests.conftest import SECRET, Bot
-from tests.test_verification import ASKS_CODE, EMAIL, NO, STOCKING, order_at
-from tests.web_client import Site, serve_site
+from tests.kit.base import SECRET, Bot
+from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
+from tests.kit.web_client import Site, serve_site
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def test_the_page_speaks_the_visitors_language(site: Site, accept, query, 
     ("?embed=1", ["Secure", "SameSite=None", "Partitioned", "HttpOnly"]),  # a Lax cookie never reaches a frame
 ])
 async def test_behind_https_the_cookie_is_secure(site: Site, query, expected):
-    site.chat.settings.server.public_url = "https://orders.example.com"
+    site.chat.host = replace(site.chat.host, public_url="https://orders.example.com")
     async with aiohttp.ClientSession() as http, http.get(f"{site.base}/chat{query}") as r:
         assert all(part in r.headers["Set-Cookie"] for part in expected), r.headers["Set-Cookie"]
     status, _ = await site.visitor(origin="https://orders.example.com").post({"text": "你好"})
@@ -170,7 +171,7 @@ async def test_the_api_refuses_other_origins(site: Site, origin):
     (["*"], "https://anyone.example", 200),
 ])
 async def test_allowed_origins_may_talk_and_embed(site: Site, allowed, origin, status):
-    site.chat.settings.web.allowed_origins = allowed
+    site.chat.config.allowed_origins = allowed
     got, _ = await site.visitor(origin=origin).post({"text": "你好", "id": "x"})
     assert got == status
     ancestors = "*" if allowed == ["*"] else "'self' " + allowed[0]
@@ -244,8 +245,8 @@ async def test_the_websocket_refuses_other_origins_and_plain_requests(site: Site
 
 
 async def test_stopping_the_server_closes_open_chats_at_once(bot: Bot, settings, engine):
-    server = TestServer(build_app(settings, engine, inbound=Inbound(bot.dispatcher),
-                                  channels=[WebChat(settings)]), host="127.0.0.1")
+    chat = make_channel("web", settings, Inbound(bot.conversation))
+    server = TestServer(build_app(settings, engine, channels=[chat]), host="127.0.0.1")
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
@@ -276,9 +277,9 @@ async def test_a_start_parameter_that_is_no_token_is_not_put_in_the_page(site: S
 
 
 def test_the_web_chat_is_on_unless_turned_off(settings):
-    assert WebChat.problem(settings) is None
+    assert problem(settings.web) is None
     settings.web.enabled = False
-    assert "enabled = false" in WebChat.problem(settings)
+    assert "enabled = false" in problem(settings.web)
 
 
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import Bot
-from tests.web_client import Site, serve_site
+from tests.kit.base import Bot
+from tests.kit.web_client import Site, serve_site
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

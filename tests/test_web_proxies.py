@@ -13,8 +13,8 @@ from adapters.web.proxies import TrustedProxies, parse_address
 from bot.config import ConfigError, load_settings
 from bot.conversation.limits import Limit
 from models.chats import RateCounter
-from tests.conftest import SECRET, Bot
-from tests.web_client import Site, Visitor, serve_site
+from tests.kit.base import SECRET, Bot
+from tests.kit.web_client import Site, Visitor, serve_site
 
 PEER = "203.0.113.9"  # whoever connects to us
 PROXY = "10.0.0.2"
@@ -103,13 +103,13 @@ async def source_keys() -> set[str]:
     (["10.0.0.0/8"], CLIENT, "127.0.0.1"),
 ], ids=["spoofed, no proxies", "trusted proxy", "chain", "malformed", "no header", "peer not trusted"])
 async def test_the_rate_limit_counts_the_client_address(site: Site, trusted, forwarded, counted):
-    site.chat.settings.web.trusted_proxies = trusted
+    site.chat.config.trusted_proxies = trusted
     assert "订单助手" in await say_via(site.visitor(), "你好", forwarded)
     assert await source_keys() == {f"source:{counted}"}
 
 
 async def test_the_websocket_counts_the_client_address_too(site: Site):
-    site.chat.settings.web.trusted_proxies = ["127.0.0.1"]
+    site.chat.config.trusted_proxies = ["127.0.0.1"]
     me = site.visitor()
     async with me.session.ws_connect(f"{site.base}/chat/ws",
                                      headers=me.headers() | {"X-Forwarded-For": f"{SPOOFED}, {CLIENT}"}) as ws:
@@ -124,7 +124,7 @@ async def test_the_websocket_counts_the_client_address_too(site: Site):
                               "with the proxy trusted each client has its own limit"])
 async def test_clients_behind_one_proxy(site: Site, monkeypatch, trusted, other_is_limited):
     monkeypatch.setattr("bot.conversation.router.PER_SOURCE", Limit("source", 3, 60))
-    site.chat.settings.web.trusted_proxies = trusted
+    site.chat.config.trusted_proxies = trusted
     busy, other = site.visitor(), site.visitor()
     for _ in range(3):
         assert "订单助手" in await say_via(busy, "你好", "198.51.100.7")

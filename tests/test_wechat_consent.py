@@ -3,17 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.config import WeChatSettings
+from bot.app import make_channel
 from models.messages import Target
-from models.platforms import MessageConsent
-from models.outbox import Outbox
+from models.outbox import Outbox, enqueue
 from models.people import Customer, Identity
-from notifications.sending import Dispatcher
-from models.outbox import enqueue
+from models.platforms import MessageConsent
 from models.recipients import Recipient
-from tests.conftest import Bot
-from tests.test_wechat import WeChatSide, wx, wx_settings  # noqa: F401 - fixtures of the WeChat tests
-from tests.wechat_fakes import cdata, push_xml
+from notifications.sending import OutboxSender
+from tests.kit.base import Bot
+from tests.kit.wechat_api import WeChatSide, cdata, push_xml
 
 OPENID = "o_consent_1"
 
@@ -38,19 +36,19 @@ async def test_an_accepted_prompt_counts_once_however_often_wechat_retries_it(wx
 
 async def test_outside_the_window_a_consent_buys_one_subscribe_message_then_email(wx: WeChatSide, bot: Bot, wx_api,
                                                                                    settings):
-    settings.wechat = WeChatSettings(**{**settings.wechat.model_dump(),
-                                        "subscribe_templates": {"node_entered": "SUB_SHIP"}})
+    wx.channel.config.subscribe_templates = {"node_entered": "SUB_SHIP"}
     settings.notifications.quiet_hours, settings.notifications.digest_seconds = "", 0
     customer = await Customer.create(name="王五", email="wang@buyer.example")
     await Identity.create(channel="wechat", external_id=OPENID, customer=customer,
                           last_inbound_at=bot.clock() - timedelta(days=3))
     assert (await wx.post(popup_xml(OPENID, 1767225600, ("SUB_SHIP", "accept")))).success
-    dispatcher = Dispatcher(settings, bot.engine, {"wechat": wx.channel})
+    sender = OutboxSender(settings.notifications, bot.engine,
+                          {"wechat": wx.channel, "email": make_channel("email", settings)})
     rec = Recipient(f"customer:{customer.id}", "customer", Target("wechat", OPENID), "zh")
     payload = {"order_no": "SO202611240077", "workflow": "standard", "node": "outbound"}
     for key in ("node:SO202611240077:a", "node:SO202611240077:b"):
         await enqueue(key, "node_entered", [rec], payload, order_no="SO202611240077", due=bot.clock())
-        await dispatcher.run_once()
+        await sender.run_once()
     first, second = await Outbox.all().order_by("id")
     assert (first.status, first.sent_via) == ("sent", f"wechat:{OPENID}")
     [sent] = wx_api.bodies("message/subscribe/bizsend")

@@ -26,9 +26,8 @@ from bot.db import database
 from models.chats import Challenge, InboundDedupe
 from models.inputs import CustomerIn, OrderIn
 from models.devmail import DevMail
-from tests.conftest import PG_URL, ROOT, _pg_admin, _with_db, free_port
-from tests.test_cli import _healthy
-from tests.wechat_fakes import AES_KEY, APP_ID, APP_SECRET, TOKEN, WeChatApiStub, WeChatServers, text_xml
+from tests.kit.base import PG_URL, ROOT, free_port, healthy, pg_admin, with_db
+from tests.kit.wechat_api import AES_KEY, APP_ID, APP_SECRET, TOKEN, WeChatApiStub, WeChatServers, text_xml
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set ORDERBOT_TEST_DATABASE_URL")
 
@@ -44,11 +43,11 @@ STOP_WITHIN = 15  # seconds; the channel's shutdown waits up to 10 s for answers
 async def pg_url() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database of this test's own (dropped afterwards, connections and all)."""
     name = f"orderbot_serve_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    await pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
     try:
-        yield _with_db(PG_URL, name)
+        yield with_db(PG_URL, name)
     finally:
-        await _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _env(config: Path) -> dict[str, str]:
@@ -123,7 +122,7 @@ async def test_two_serve_processes_on_one_postgres_database_handle_a_msgid_tried
             with log.open("w") as out:  # the child keeps its own descriptor
                 procs.append(subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=env,
                                               cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT))
-        up = await asyncio.gather(*(_healthy(port, proc, 30) for port, proc in zip(ports, procs, strict=True)))
+        up = await asyncio.gather(*(healthy(port, proc, 30) for port, proc in zip(ports, procs, strict=True)))
         assert all(up), "\n".join(f"--- serve {i + 1}:\n{_log(log)}" for i, log in enumerate(logs))
 
         push = text_xml(OPENID, f"查订单 {NO}", MSG_ID)

@@ -1,13 +1,17 @@
 """The email channel: customers write to the bot's mailbox and get a threaded answer.
 
-Inbound mail is read over IMAP (``mailbox.MailboxWatcher``), parsed (``parsing``), passed
-through the RFC 3834 loop guard (``guard``) and handed to the router; each reply goes
+Inbound mail is read over IMAP (``imap.MailboxWatcher``), parsed (``parsing``), passed
+through the RFC 3834 loop guard (``guard``) and handed to the conversation; each reply goes
 back over SMTP to the sender's From address, never to a Reply-To: the answer must reach
 the mailbox the question claims to come from (a mail from an order's contact address is
 answered with the progress directly, which is only safe if the answer goes there). An
 answer SMTP cannot take now is put into the notification outbox as a prepared mail
-(threading headers and all) and the mail marked seen: the dispatcher retries it, and it
+(threading headers and all) and the mail marked seen: the outbox sender retries it, and it
 survives a restart.
+
+The channel also sends every other mail the bot writes first: notices and verification
+codes (``send``), paced per receiving domain. It runs whether or not the mailbox is read:
+SMTP alone is enough to send, and without SMTP mail goes to the dev mailbox.
 """
 from __future__ import annotations
 
@@ -15,17 +19,16 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from aiohttp import web
-
-from adapters.base import Capabilities, Delivery, OnMessage
+from adapters.base import Host, Occasion, Route
+from adapters.email.config import EmailSettings, mailbox_problem
 from adapters.email.imap import MailboxWatcher
-from adapters.email.outgoing import ANSWER, Outgoing, answer_mail, notice_mail, prepared
+from adapters.email.outgoing import DomainPacer, Mail, Outgoing, answer_mail, notice_mail, prepared
 from adapters.email.parsing import parse_mail
-from bot.config import Settings
-from models.messages import InboundMessage, Reply, Target
-from models.schedule import utcnow
 from models import outbox
+from models.messages import Delivery, InboundMessage, Reply, Target
+from models.outbox import EMAIL_ANSWER
 from models.recipients import Recipient
+from models.schedule import utcnow
 
 log = logging.getLogger("adapters.email")
 STOP_TIMEOUT = 30.0  # a mail being answered at shutdown is given this long to finish
@@ -38,58 +41,48 @@ class EmailChannel:
     """Answers mail in an IMAP mailbox, and sends notifications by mail. See the module docstring."""
 
     name = "email"
-    capabilities = Capabilities(buttons=False, max_length=100_000, proactive="always")
+    routes: tuple[Route, ...] = ()
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        e = settings.email
-        self.address = (e.from_address or _address(e.imap_user) or "orderbot@localhost").strip()
-        self.own_addresses = frozenset(a.strip().lower() for a in (self.address, e.from_address, _address(e.imap_user))
-                                       if a)
-        self.outgoing = Outgoing(e.model_copy(update={"from_address": self.address}))
+    def __init__(self, config: EmailSettings, host: Host) -> None:
+        self.config = config
+        self.address = config.address
+        self.own_addresses = frozenset(a.strip().lower() for a in (self.address, config.from_address,
+                                                                   config.imap_user) if a and "@" in a)
+        self.outgoing = Outgoing(config)
+        self.pacer = DomainPacer(config.per_domain_per_minute)
         self.watcher: MailboxWatcher | None = None
-        self._on_message: OnMessage | None = None
+        self._on_message = host.on_message
         self._task: asyncio.Task | None = None
         self._unsent: dict[str, list[Reply]] = {}  # answers whose sending failed; sent when the mail comes round again
         self._failures: dict[str, int] = {}  # mails whose handling raised, and how often
-
-    @staticmethod
-    def problem(settings: Settings) -> str | None:
-        """Why the channel cannot run with these settings (shown once at start-up), or None."""
-        e = settings.email
-        if not e.enabled:
-            return "enabled = false"
-        problems = []
-        missing = [k for k in ("imap_host", "imap_user", "imap_password") if not getattr(e, k)]
-        if missing:
-            problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set")
-        if not e.smtp_host:
-            problems.append("smtp_host is not set, so replies could not go out")
-        if not e.from_address and not _address(e.imap_user):
-            problems.append("from_address is not set (and imap_user is not an address)")
-        return "; ".join(problems) or None
 
     def parse(self, raw: object) -> InboundMessage | None:
         """Raw RFC 822 bytes as an InboundMessage; None for mail the loop guard refuses or nobody can read."""
         return parse_mail(raw, self.own_addresses)
 
-    async def send(self, target: Target, reply: Reply) -> Delivery:
-        """A notification mail (``Auto-Submitted: auto-generated``) to ``target.address``."""
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
+        """A mail the bot sends first (``Auto-Submitted: auto-generated``), in its domain's turn;
+        an answer kept in the outbox (``EMAIL_ANSWER``) goes out exactly as it was prepared."""
         if "@" not in target.address:
             return Delivery.failed(f"not an e-mail address: {target.address!r}", retryable=False, unreachable=True)
-        delivery = await self.outgoing.deliver(notice_mail(target.address, reply))
+        if occasion is not None and occasion.kind == EMAIL_ANSWER:
+            mail = Mail(**occasion.payload)
+        else:
+            mail = notice_mail(target.address, reply)
+        if self.outgoing.uses_smtp:  # the dev mailbox is nobody's provider
+            await self.pacer.wait(mail.to.rpartition("@")[2].lower())
+        delivery = await self.outgoing.deliver(mail)
         if not delivery.ok:
-            log.warning("email: notice to %s not sent (%s)", target.address, delivery.reason)
+            log.warning("email: mail to %s not sent (%s)", target.address, delivery.reason)
         return delivery
 
-    def mount(self, app: web.Application, on_message: OnMessage) -> None:
-        self._on_message = on_message
-
     async def startup(self) -> None:
-        if self._on_message is None:
-            log.warning("email: no conversation to hand mail to; the mailbox is not read")
+        why = mailbox_problem(self.config)
+        if why or self._on_message is None:
+            log.info("email: the mailbox is not read (%s); mail goes out %s", why or "no conversation to hand it to",
+                     "over SMTP" if self.outgoing.uses_smtp else "to the dev mailbox (`orderbot mailbox`)")
             return
-        self.watcher = MailboxWatcher(self.settings.email, self.handle_mail)
+        self.watcher = MailboxWatcher(self.config, self.handle_mail)
         self._task = asyncio.create_task(self.watcher.run(), name="email-mailbox")
 
     async def shutdown(self) -> None:
@@ -144,7 +137,7 @@ class EmailChannel:
         first = Target("email", msg.sender_id)
         to = Recipient(str(first), "reply", first, "zh")
         try:
-            await outbox.keep([outbox.Notice(f"answer:{key}:{n}", ANSWER, to, prepared(mail), None,
+            await outbox.keep([outbox.Notice(f"answer:{key}:{n}", EMAIL_ANSWER, to, prepared(mail), None,
                                              utcnow() + KEEP_RETRY) for n, mail in enumerate(mails)])
         except Exception:  # noqa: BLE001 - then the mail stays unseen and is tried again from memory
             log.exception("email %s: could not keep the answer in the outbox", key)
@@ -166,7 +159,3 @@ class EmailChannel:
         if tries == 1:
             log.error("email %s from %s: handling failed; trying again later", key, sender, exc_info=error)
         return False
-
-
-def _address(value: str | None) -> str | None:
-    return value.strip() if value and "@" in value else None

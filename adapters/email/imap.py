@@ -18,7 +18,7 @@ from typing import Any
 
 import aioimaplib
 
-from bot.config import EmailSettings
+from adapters.email.config import EmailSettings
 
 log = logging.getLogger("adapters.email")
 COMMAND_TIMEOUT = 30.0

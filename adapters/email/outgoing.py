@@ -1,27 +1,63 @@
-"""Mail the bot sends: threaded answers (``auto-replied``) and notices (``auto-generated``).
+"""Mail the bot sends, all of it: threaded answers (``auto-replied``), notices and codes
+(``auto-generated``). The one e-mail sender of the service.
 
-Every mail goes out as text plus a simple HTML alternative; buttons become text lines
-(mail has none). SMTP failures become a ``Delivery`` that tells whether trying again
-can help: 4xx answers, timeouts and refused connections can; a 5xx refusal cannot.
+Mail goes over SMTP (aiosmtplib) when ``[email] smtp_host`` is set, else into the dev
+mailbox, a table that `orderbot mailbox` lists, so the whole code flow works on a fresh
+machine (the demo) without a mail server. Every mail goes out as text plus a simple HTML
+alternative; buttons become text lines (mail has none). SMTP failures become a
+``Delivery`` that tells whether trying again can help: 4xx answers, timeouts and refused
+connections can; a 5xx refusal cannot. Mail the bot sends first is paced per receiving
+domain: large providers throttle or junk a sender that mails many of their users at once.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 import aiosmtplib
 
-from adapters.base import Delivery
-from models.outbox import EMAIL_ANSWER as ANSWER  # noqa: F401 - the email channel's outbox kind
+from adapters.email.config import EmailSettings
 from adapters.email.parsing import reply_subject
-from bot.config import EmailSettings
-from bot.mailer import Mail, Mailer
-from models.messages import Reply
+from models.devmail import DevMail
+from models.messages import Delivery, Reply
 
 log = logging.getLogger("adapters.email")
 SUBJECT_CHARS = 60
+SMTP_TIMEOUT = 20
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class DomainPacer:
+    """Spaces sends to one domain ``60 / per_minute`` seconds apart."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float] | None = None) -> None:
+        self.gap = 60.0 / per_minute
+        self._next: dict[str, float] = {}
+        self._clock = clock
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    async def wait(self, domain: str) -> None:
+        now = self._now()
+        at = max(now, self._next.get(domain, now))
+        self._next[domain] = at + self.gap  # taken before sleeping: the next sender queues behind
+        if at > now:
+            await asyncio.sleep(at - now)
 
 
 def plain(reply: Reply) -> str:
@@ -71,7 +107,7 @@ def prepared(mail: Mail) -> dict:
 
 def notice_mail(to: str, reply: Reply) -> Mail:
     """A mail the bot sends first (a notification), with the first line of the text as subject."""
-    first = next((line.strip() for line in reply.text.splitlines() if line.strip()), "orderbot")
+    first = reply.subject or next((line.strip() for line in reply.text.splitlines() if line.strip()), "orderbot")
     subject = first if len(first) <= SUBJECT_CHARS else first[:SUBJECT_CHARS - 1] + "…"
     return Mail(to=to, subject=subject, text=plain(reply), html=as_html(reply),
                 headers={"Auto-Submitted": "auto-generated"})
@@ -92,18 +128,45 @@ def outcome(error: Exception) -> Delivery:
 
 
 class Outgoing:
-    """Sends mail through ``[email] smtp_*``; never raises, answers a ``Delivery``."""
+    """Sends mail the configured way (SMTP, else the dev mailbox); never raises, answers a ``Delivery``."""
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
-        self.mailer = Mailer(settings)
+        self.sender = settings.address
+
+    @property
+    def uses_smtp(self) -> bool:
+        return bool(self.settings.smtp_host)
 
     def message(self, mail: Mail) -> EmailMessage:
-        return self.mailer.message(mail)
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.sender, mail.to, mail.subject
+        msg["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or "orderbot.local")
+        for name, value in mail.headers.items():
+            msg[name] = value
+        msg.set_content(mail.text)
+        if mail.html:
+            msg.add_alternative(mail.html, subtype="html")
+        return msg
 
     async def deliver(self, mail: Mail) -> Delivery:
+        """Send ``mail``: sent (its Message-ID), or failed and whether to try again."""
+        msg = self.message(mail)
         try:
-            msg = await self.mailer.send(mail)
+            await self._send(msg, mail)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             return outcome(e)
         return Delivery.sent(str(msg["Message-ID"]))
+
+    async def _send(self, msg: EmailMessage, mail: Mail) -> None:
+        if not self.uses_smtp:
+            await DevMail.create(to_address=msg["To"], from_address=self.sender, subject=msg["Subject"] or "",
+                                 text=mail.text, headers={k: str(v) for k, v in msg.items()})
+            return
+        s = self.settings
+        await aiosmtplib.send(
+            msg, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_user,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_port == 465, start_tls=s.smtp_starttls if s.smtp_port != 465 else False,
+            timeout=SMTP_TIMEOUT,
+        )

@@ -5,6 +5,10 @@ import os
 # deprecation warning at every 429; our code reads either form.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from adapters.telegram.adapter import TelegramChannel  # noqa: E402 - after the opt-in above
+from adapters.base import Channel  # noqa: E402 - after the opt-in above
+from adapters.telegram.adapter import TelegramChannel  # noqa: E402
+from adapters.telegram.config import TelegramSettings, problem  # noqa: E402
 
-__all__ = ["TelegramChannel"]
+CHANNEL = Channel("telegram", TelegramSettings, problem, TelegramChannel)
+
+__all__ = ["CHANNEL", "TelegramChannel", "TelegramSettings"]

@@ -20,14 +20,12 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from adapters.base import Capabilities, Delivery, OnMessage
+from adapters.base import Host, Occasion, Route, error_response
+from adapters.telegram.config import TelegramSettings
 from adapters.telegram.sender import NOTICE, REPLY, TelegramSender, keyboard_json
 from adapters.telegram.transport import AiohttpRequest
 from models import leases
-from bot.api.middleware import error_response
-from bot.api.routes import Route
-from bot.config import Settings
-from models.messages import InboundMessage, Reply, Target
+from models.messages import Delivery, InboundMessage, Reply, Target
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +42,22 @@ class TelegramChannel:
     """Telegram: private chats, groups by mention, inline buttons, deep links."""
 
     name = "telegram"
-    capabilities = Capabilities(buttons=True, max_length=4096, proactive="always")
 
-    @staticmethod
-    def problem(settings: Settings) -> str | None:
-        t = settings.telegram
-        if not t.enabled:
-            return "enabled = false"
-        if not t.token:
-            return "token is not set"
-        if t.mode == "webhook" and not t.webhook_secret:
-            return "webhook_secret is not set: it is how Telegram's calls are told from anyone else's"
-        return None
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.config = settings.telegram
+    def __init__(self, config: TelegramSettings, host: Host) -> None:
+        self.config, self.public_url = config, host.public_url
         self.bot = Bot(self.config.token.get_secret_value(), base_url=self.config.base_url,
                        request=AiohttpRequest(connections=WORKERS, timeout=15),
                        get_updates_request=AiohttpRequest(connections=1, timeout=70))
         self.sender = TelegramSender(self.bot, self.config.rate_limit_per_second)
         self.routes = (Route("POST", PATH, self.webhook, "Telegram's updates (webhook mode)", auth=False,
                              tag="channels"),) if self.config.mode == "webhook" else ()
-        self._on_message: OnMessage | None = None
+        self._on_message = host.on_message
         self._workers = asyncio.Semaphore(WORKERS)
         self._tasks: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
         self._bot_id: int | None = None
 
     # ------------------------------------------------------------ lifetime
-    def mount(self, app: web.Application, on_message: OnMessage) -> None:
-        self._on_message = on_message
-        for r in self.routes:
-            app.router.add_route(r.method, r.path, r.handler)
-
     async def startup(self) -> None:
         try:
             await self.bot.initialize()  # getMe: the bot's id and username
@@ -89,11 +69,11 @@ class TelegramChannel:
             log.info("telegram: started as @%s in %s mode", self.bot.username, self.config.mode)
         if self.config.mode == "polling":
             self._poller = asyncio.get_running_loop().create_task(self._poll())
-        elif (self.settings.server.public_url or "").startswith("https://"):
+        elif (self.public_url or "").startswith("https://"):
             await self._set_webhook()
 
     async def _set_webhook(self) -> None:
-        url = self.settings.server.public_url + PATH
+        url = self.public_url + PATH
         try:
             await self.bot.set_webhook(url, secret_token=self.config.webhook_secret.get_secret_value(),
                                        allowed_updates=UPDATES)
@@ -269,6 +249,6 @@ class TelegramChannel:
                 self._spawn(self._handle(update.to_dict()))
 
     # ------------------------------------------------------------ outbound
-    async def send(self, target: Target, reply: Reply) -> Delivery:
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
         """A notification: through the same limiter as replies, after them."""
         return await self.sender.send(target.address, reply, NOTICE)

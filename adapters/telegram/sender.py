@@ -24,8 +24,8 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from adapters.base import Delivery, split_text
-from models.messages import Reply
+from adapters.base import split_text
+from models.messages import Delivery, Reply
 
 log = logging.getLogger(__name__)
 

@@ -1,46 +1,69 @@
-"""The console channel: talk to the bot from a terminal, as any identity (`orderbot chat`)."""
+"""The terminal channel: talk to the bot from a terminal, as any identity (`orderbot chat`).
+
+Each line typed (or piped) is one message, sent as ``channel:sender`` (a Telegram user, a
+staff member's WeChat...), so that what the bot says is what that person would get.
+Nothing reaches a terminal unasked: ``send`` answers that it cannot reach anyone.
+"""
 from __future__ import annotations
 
 import asyncio
 import sys
 import uuid
-from typing import TextIO
+from typing import Any, TextIO
 
-from models.messages import InboundMessage
-from bot.conversation.router import Dispatcher
+from adapters.base import OnMessage, Occasion, Route
+from models.messages import Delivery, InboundMessage, Reply, Target
+
+NAME = "terminal"
 
 
-class Console:
-    """Reads lines (typed or piped), hands each to the router as ``channel:sender`` and prints the replies."""
+class Terminal:
+    """Reads lines, hands each to the conversation as ``channel:sender`` and prints the replies."""
 
-    name = "console"
+    name = NAME
+    routes: tuple[Route, ...] = ()
 
-    def __init__(self, dispatcher: Dispatcher, channel: str, sender: str, *, group: str | None = None,
+    def __init__(self, on_message: OnMessage, channel: str, sender: str, *, group: str | None = None,
                  out: TextIO | None = None) -> None:
-        self.dispatcher, self.channel, self.sender, self.group = dispatcher, channel, sender, group
+        self.on_message, self.channel, self.sender, self.group = on_message, channel, sender, group
         self.out = out or sys.stdout
         self._run = uuid.uuid4().hex[:8]  # message ids unique to this run, as a platform's would be
+        self._n = 0
 
-    def message(self, text: str, n: int) -> InboundMessage:
+    def parse(self, raw: Any) -> InboundMessage | None:
+        """A typed line as a message; None for a blank one."""
+        if not isinstance(raw, str) or not raw.strip():
+            return None
+        self._n += 1
         return InboundMessage(channel=self.channel, sender_id=self.sender, chat_id=self.group or self.sender,
-                              text=text, message_id=f"console-{self._run}-{n}", is_group=self.group is not None,
-                              mentioned=self.group is not None)
+                              text=raw.rstrip("\r\n"), message_id=f"terminal-{self._run}-{self._n}",
+                              is_group=self.group is not None, mentioned=self.group is not None)
+
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
+        return Delivery.failed("a terminal is reached only while someone types in it", retryable=False,
+                               unreachable=True)
+
+    async def startup(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
 
     async def run(self, stdin: TextIO | None = None) -> int:
         """Until end of input; returns how many messages were sent."""
         stdin = stdin or sys.stdin
         interactive = stdin.isatty()
         loop = asyncio.get_running_loop()
-        n = 0
+        sent = 0
         while True:
             if interactive:
                 print("> ", end="", file=self.out, flush=True)
             line = await loop.run_in_executor(None, stdin.readline)
             if not line:
-                return n
-            text = line.rstrip("\r\n")
-            if not text.strip():
+                return sent
+            msg = self.parse(line)
+            if msg is None:
                 continue
-            n += 1
-            for reply in await self.dispatcher.handle(self.message(text, n)):
+            sent += 1
+            for reply in await self.on_message(msg):
                 print(reply.as_text(), file=self.out, end="\n\n", flush=True)

@@ -18,16 +18,15 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from adapters.base import Capabilities, Delivery, OnMessage
+from adapters.base import Host, HttpError, Occasion
+from adapters.web.config import WebSettings
 from adapters.web.cookies import Visitor, set_visitor_cookie, visitor_of
 from adapters.web.origins import best_language, language_of, origin_allowed
 from adapters.web.page import Page
 from adapters.web.proxies import TrustedProxies
 from adapters.web.routes import chat_routes
 from adapters.web.wire import ChatMessageIn, dumps, parse_message, replies_out, reply_out
-from bot.api.middleware import ApiError
-from bot.config import Settings
-from models.messages import InboundMessage, Reply, Target
+from models.messages import Delivery, InboundMessage, Reply, Target
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024  # bytes; a frame of 4,000 characters, even all escaped, is well within
@@ -48,18 +47,13 @@ class WebChat:
     """The web chat channel (see the module docstring); ``routes`` documents what it mounts."""
 
     name = "web"
-    capabilities = Capabilities(buttons=True, max_length=20_000, proactive="always")
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, config: WebSettings, host: Host) -> None:
+        self.config, self.host = config, host
         self.page = Page()
         self.routes = chat_routes(self)
-        self._on_message: OnMessage | None = None
+        self._on_message = host.on_message
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
-
-    @staticmethod
-    def problem(settings: Settings) -> str | None:
-        return None if settings.web.enabled else "turned off: [web] enabled = false"
 
     # ------------------------------------------------------------ the channel protocol
     def parse(self, raw: Any) -> InboundMessage | None:
@@ -69,7 +63,7 @@ class WebChat:
         return InboundMessage(channel=self.name, sender_id=raw.visitor, chat_id=raw.visitor, text=raw.text,
                               message_id=message_id, source=raw.source, language=raw.language, raw=raw)
 
-    async def send(self, target: Target, reply: Reply) -> Delivery:
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
         """Push ``reply`` to every page the visitor has open (here); unreachable when none is."""
         if target.channel != self.name:
             return Delivery.failed(f"not a web chat target: {target}", retryable=False)
@@ -84,14 +78,6 @@ class WebChat:
         if not delivered:
             return Delivery.failed("visitor not connected", retryable=True, unreachable=True)
         return Delivery.sent()
-
-    def mount(self, app: web.Application, on_message: OnMessage | None) -> None:
-        self._on_message = on_message
-        for r in self.routes:
-            app.router.add_route(r.method, r.path, r.handler)
-        # on_shutdown, not only shutdown() (on_cleanup): aiohttp waits for open handlers, a
-        # WebSocket's among them, between the two.
-        app.on_shutdown.append(lambda app: self._close_sockets())
 
     async def startup(self) -> None:
         return None
@@ -108,24 +94,26 @@ class WebChat:
     # ------------------------------------------------------------ HTTP
     @property
     def _secret(self) -> str:
-        return self.settings.security.secret_key.get_secret_value()
+        return self.host.secret_key
 
     def _remember(self, response: web.StreamResponse, request: web.Request, visitor: Visitor, *,
                   always: bool = False) -> None:
         if visitor.new or always:
-            set_visitor_cookie(response, request, self._secret, visitor, public_url=self.settings.server.public_url,
+            set_visitor_cookie(response, request, self._secret, visitor, public_url=self.host.public_url,
                                embedded=request.query.get("embed") == "1")
 
     def _check_origin(self, request: web.Request) -> None:
-        if not origin_allowed(request, self.settings.web.allowed_origins, self.settings.server.public_url):
+        if not origin_allowed(request, self.config.allowed_origins, self.host.public_url):
             origin = request.headers.get("Origin")
-            raise ApiError(403, "forbidden_origin", f"requests from {origin} are not taken here" if origin
+            raise HttpError(403, "forbidden_origin", f"requests from {origin} are not taken here" if origin
                            else "an Origin header is required")
 
     async def chat_page(self, request: web.Request) -> web.Response:
-        response = self.page.render(request, language_of(request), embed=request.query.get("embed") == "1",
-                                    start=request.query.get("start"),
-                                    allowed_origins=self.settings.web.allowed_origins)
+        lang = language_of(request)
+        greeting = self.host.words("greeting", lang) if self.host.words else ""
+        response = self.page.render(request, lang, embed=request.query.get("embed") == "1",
+                                    start=request.query.get("start"), allowed_origins=self.config.allowed_origins,
+                                    greeting=greeting)
         self._remember(response, request, visitor_of(request, self._secret), always=True)
         return response
 
@@ -146,10 +134,10 @@ class WebChat:
 
     async def _answer(self, request: web.Request, visitor: str, msg: ChatMessageIn) -> list[Reply]:
         if self._on_message is None:
-            raise ApiError(503, "chat_unavailable", "the chat is not connected to the bot")
+            raise HttpError(503, "chat_unavailable", "the chat is not connected to the bot")
         lang = (msg.lang or "").lower()[:2]
         language = lang if lang in ("zh", "en") else best_language(request.headers.get("Accept-Language"))
-        source = TrustedProxies(self.settings.web.trusted_proxies).of(request)  # for the per-address limit
+        source = TrustedProxies(self.config.trusted_proxies).of(request)  # for the per-address limit
         inbound = self.parse(WebInput(visitor, msg.text, msg.id, source, language))
         return await self._on_message(inbound) if inbound else []
 
@@ -158,7 +146,7 @@ class WebChat:
         self._check_origin(request)
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
         if not ws.can_prepare(request).ok:
-            raise ApiError(400, "not_websocket", "this address takes WebSocket connections only")
+            raise HttpError(400, "not_websocket", "this address takes WebSocket connections only")
         visitor = visitor_of(request, self._secret)
         self._remember(ws, request, visitor)
         await ws.prepare(request)
@@ -168,7 +156,7 @@ class WebChat:
                 if frame.type == WSMsgType.TEXT:
                     await self._on_frame(ws, request, visitor.id, frame.data)
                 elif frame.type == WSMsgType.BINARY:
-                    await _send(ws, _error_frame(ApiError(400, "malformed_json", "send text frames of JSON")))
+                    await _send(ws, _error_frame(HttpError(400, "malformed_json", "send text frames of JSON")))
         finally:
             group = self._sockets.get(visitor.id)
             if group is not None:
@@ -180,17 +168,17 @@ class WebChat:
     async def _on_frame(self, ws: web.WebSocketResponse, request: web.Request, visitor: str, data: str) -> None:
         try:
             msg = parse_message(data)
-        except ApiError as e:
+        except HttpError as e:
             await _send(ws, _error_frame(e, _frame_id(data)))
             return
         try:
             replies = await self._answer(request, visitor, msg)
-        except ApiError as e:
+        except HttpError as e:
             await _send(ws, _error_frame(e, msg.id))
             return
         except Exception:  # noqa: BLE001 - one failed message must not end the visitor's connection
             log.exception("web chat: message %s of %s failed", msg.id, visitor)
-            await _send(ws, _error_frame(ApiError(500, "internal_error", "something went wrong on our side"),
+            await _send(ws, _error_frame(HttpError(500, "internal_error", "something went wrong on our side"),
                                          msg.id))
             return
         await _send(ws, {"id": msg.id, **replies_out(replies)})
@@ -204,7 +192,7 @@ def _frame_id(data: str) -> str | None:
     return found if isinstance(found, str) and len(found) <= 100 else None
 
 
-def _error_frame(e: ApiError, msg_id: str | None = None) -> dict[str, Any]:
+def _error_frame(e: HttpError, msg_id: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": e.code, "message": e.message, "status": e.status}
     if e.field:
         error["field"] = e.field

@@ -19,7 +19,6 @@ from aiohttp import web
 
 from adapters.web.origins import frame_ancestors
 from adapters.web.wire import MAX_TEXT
-from bot.conversation.texts import t
 
 STATIC = Path(__file__).resolve().parent / "static"
 START_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -92,7 +91,7 @@ class Page:
         return self.widget.response(request, "public, max-age=3600", **{"Cross-Origin-Resource-Policy": "cross-origin"})
 
     def render(self, request: web.Request, lang: str, *, embed: bool, start: str | None,
-               allowed_origins: list[str]) -> web.Response:
+               allowed_origins: list[str], greeting: str) -> web.Response:
         """The page in ``lang``; ``start`` (a bind token) is sent as ``/start <token>`` by the script."""
         texts = {key: value[lang] for key, value in UI.items()}
         config = {"lang": lang, "embed": embed, "api": "/chat/api/messages", "ws": "/chat/ws", "max": MAX_TEXT,
@@ -100,7 +99,7 @@ class Page:
         fill = {key: html.escape(value) for key, value in texts.items()}
         fill.update(
             lang=html.escape("zh-CN" if lang == "zh" else "en"),
-            greeting=html.escape(t("greeting", lang)),
+            greeting=html.escape(greeting),
             css=self.assets["chat.css"].version, js=self.assets["chat.js"].version,
             config=json.dumps(config, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("&", "\\u0026"),

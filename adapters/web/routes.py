@@ -1,4 +1,4 @@
-"""The web chat's routes, documented: ``WebChat.mount`` registers exactly these, and the
+"""The web chat's routes, documented: the application mounts exactly these, and the
 OpenAPI document (``GET /api/v1/openapi.json``) lists them, so neither can forget one.
 """
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters.web.wire import MAX_TEXT, ChatMessageIn, RepliesOut
-from bot.api.routes import Query, Route
+from adapters.base import Query, Route
 
 if TYPE_CHECKING:
     from adapters.web.adapter import WebChat

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.api.middleware import ApiError, validation_error
+from adapters.base import HttpError, validation_error
 from models.messages import Reply
 
 MAX_TEXT = 4000  # characters; longer is refused with 413, not cut
@@ -51,13 +51,13 @@ class RepliesOut(BaseModel):
 
 
 def parse_message(raw: bytes | str) -> ChatMessageIn:
-    """The message in a request body or frame; ApiError 400 (malformed, no text) or 413 (too long)."""
+    """The message in a request body or frame; HttpError 400 (malformed, no text) or 413 (too long)."""
     try:
         data: Any = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed_json", f"the message is not valid JSON: {e}") from None
+        raise HttpError(400, "malformed_json", f"the message is not valid JSON: {e}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "malformed_json", 'the message must be a JSON object: {"text": "...", "id": "..."}')
+        raise HttpError(400, "malformed_json", 'the message must be a JSON object: {"text": "...", "id": "..."}')
     try:
         msg = ChatMessageIn.model_validate(data)
     except ValidationError as e:
@@ -65,13 +65,13 @@ def parse_message(raw: bytes | str) -> ChatMessageIn:
     try:
         msg.text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (\ud83d without its pair): no text can hold it
-        raise ApiError(400, "invalid_text", "text is not valid Unicode", field="text") from None
+        raise HttpError(400, "invalid_text", "text is not valid Unicode", field="text") from None
     # Control characters (NUL above all: PostgreSQL refuses it) mean nothing in a chat; line breaks stay.
     msg.text = _CONTROL.sub("", msg.text)
     if not msg.text.strip():
-        raise ApiError(400, "empty_text", "text is empty", field="text")
+        raise HttpError(400, "empty_text", "text is empty", field="text")
     if len(msg.text) > MAX_TEXT:
-        raise ApiError(413, "text_too_long", f"text is {len(msg.text)} characters; at most {MAX_TEXT} are taken",
+        raise HttpError(413, "text_too_long", f"text is {len(msg.text)} characters; at most {MAX_TEXT} are taken",
                        field="text")
     return msg
 

@@ -15,16 +15,15 @@ from typing import Any
 from aiohttp import web
 from wechatpy.replies import create_reply
 
-from adapters.base import Capabilities, Delivery, OnMessage
+from adapters.base import Host, Occasion, Query, Route, error_response
+from adapters.wechat import proactive
 from adapters.wechat.client import WeChatApi
-from adapters.wechat.envelope import Envelope, Refused, valid_aes_key
-from adapters.wechat.pushes import CHANNEL, Malformed, consents, kind, read, understand
-from adapters.wechat.pieces import MAX_CHARS, SORRY, pieces, xml_safe
-from bot.api.middleware import error_response
-from bot.api.routes import Query, Route
-from bot.config import Settings
-from models.messages import InboundMessage, Reply, Target
+from adapters.wechat.config import WeChatSettings
+from adapters.wechat.envelope import Envelope, Refused
+from adapters.wechat.pieces import SORRY, pieces, xml_safe
+from adapters.wechat.pushes import CHANNEL, Malformed, consents, read, understand
 from models import platforms
+from models.messages import Delivery, InboundMessage, Reply, Target
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +44,16 @@ class WeChatChannel:
     """An Official Account: verified, decrypted pushes in; passive replies and API messages out."""
 
     name = "wechat"
-    capabilities = Capabilities(buttons=False, max_length=MAX_CHARS, proactive="window_48h")
 
-    def __init__(self, settings: Settings) -> None:
-        wx = settings.wechat
+    def __init__(self, wx: WeChatSettings, host: Host) -> None:
+        self.config = wx
         key = wx.encoding_aes_key.get_secret_value() if wx.encoding_aes_key else None
         self.envelope = Envelope(wx.token.get_secret_value(), wx.app_id, key or None)
         secret = wx.app_secret.get_secret_value() if wx.app_secret else ""
         self.api = WeChatApi(wx.api_base_url, wx.app_id, secret) if secret else None
         self.reply_deadline = REPLY_DEADLINE
         self.follow_up_delay = FOLLOW_UP_DELAY
-        self._on_message: OnMessage | None = None
+        self._on_message = host.on_message
         self._tasks: set[asyncio.Task] = set()
         self.routes = (
             Route("GET", PATH, self.wechat_url_check, "WeChat's URL check: echoes echostr when the signature holds",
@@ -66,21 +64,6 @@ class WeChatChannel:
                   tag="channels"),
         )
 
-    @staticmethod
-    def problem(settings: Settings) -> str | None:
-        """Why the channel cannot start with these settings; None when it can."""
-        wx = settings.wechat
-        if not wx.enabled:
-            return "[wechat] enabled is not true"
-        if not wx.app_id:
-            return "wechat.app_id is not set"
-        if not wx.token or not wx.token.get_secret_value():
-            return "wechat.token is not set (the Token of the Official Account's server configuration)"
-        key = wx.encoding_aes_key.get_secret_value() if wx.encoding_aes_key else ""
-        if key and not valid_aes_key(key):
-            return "wechat.encoding_aes_key must be the 43-character EncodingAESKey the Official Account shows"
-        return None
-
     def parse(self, raw: Any) -> InboundMessage | None:
         """The message in a decrypted push (XML text); None for anything the router should not see."""
         try:
@@ -88,11 +71,6 @@ class WeChatChannel:
         except (Malformed, UnicodeDecodeError):
             return None
         return meaning if isinstance(meaning, InboundMessage) else None
-
-    def mount(self, app: web.Application, on_message: OnMessage) -> None:
-        self._on_message = on_message
-        for r in self.routes:
-            app.router.add_route(r.method, r.path, r.handler)
 
     async def startup(self) -> None:
         if self.api is None:
@@ -112,8 +90,16 @@ class WeChatChannel:
         if self.api is not None:
             await self.api.close()
 
-    async def send(self, target: Target, reply: Reply) -> Delivery:
-        """``reply`` as customer-service text messages (in pieces when long)."""
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
+        """``reply`` as customer-service text messages (in pieces when long); a notice the way
+        WeChat allows it now (``proactive``: within the 48-hour window, else a template or a
+        subscribe message)."""
+        if occasion is None:
+            return await self._text(target, reply)
+        return await proactive.notice(self.config, target, reply, occasion, text=self._text,
+                                      template=self.send_template, subscribe=self.send_subscribe)
+
+    async def _text(self, target: Target, reply: Reply) -> Delivery:
         return await self._send_texts(target.address, pieces(reply.as_text()))
 
     # ------------------------------------------------------------ the webhook
@@ -141,9 +127,9 @@ class WeChatChannel:
             await self._record_consents(push, accepted)
         if meaning is None:
             return web.Response(text=SUCCESS)
-        if isinstance(meaning, str):
-            log.info("wechat: a %s message answered with the text-only note", kind(push)[:20] or "typeless")
-            return self._passive(push, meaning, query, encrypted)
+        if meaning.kind != "text":
+            log.info("wechat: a %s message from %s; the conversation answers that it reads text", meaning.kind,
+                     meaning.sender_id)
         if len(meaning.text) > LONG_TEXT:
             log.info("wechat: a text of %d characters from %s", len(meaning.text), meaning.sender_id)
         replies = await self._answer(meaning)
@@ -216,7 +202,7 @@ class WeChatChannel:
         if await platforms.record_consents(Target(CHANNEL, openid), key, template_ids):
             log.info("wechat: %s accepted subscribe messages %s", openid, ", ".join(template_ids))
 
-    # Template and subscribe messages, for the notifications to choose (see WeChatApi).
+    # Template and subscribe messages, for notices outside the window (see ``proactive``, WeChatApi).
     async def send_template(self, target: Target, template_id: str, data: dict[str, Any], *,
                             url: str | None = None) -> Delivery:
         if self.api is None:

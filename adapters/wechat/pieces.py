@@ -14,9 +14,7 @@ MAX_CHARS = 600
 MAX_BYTES = 2000
 _SAFE_CHARS = MAX_BYTES // 4  # characters that fit MAX_BYTES whatever they are
 
-# Said without asking the router: to pictures, voice, video, places, links and unknown types.
-TEXT_ONLY = ("我目前只能读文字消息，请直接输入订单号或您的问题。\n"
-             "I can read text messages only: please type your order number or question.")
+# Said when the conversation failed (a transport's "500"), in both languages: who wrote is unknown here.
 SORRY = ("抱歉，系统暂时出了点问题，请稍后再试。\n"
          "Sorry, something went wrong on our side; please try again in a moment.")
 

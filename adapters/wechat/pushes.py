@@ -1,4 +1,4 @@
-"""What a WeChat push means to the bot: a message for the router, a fixed answer, or nothing.
+"""What a WeChat push means to the bot: a message for the conversation, or nothing.
 
 - text (and voice with WeChat's speech recognition on) → a message, ``message_id`` = MsgId;
 - events carry no MsgId: their id is ``FromUserName:CreateTime:Event``, which is what a
@@ -8,7 +8,8 @@
   ``bind_<token>``) → ``/start bind_<token>``: the scene as the API issued it
   (``links.wechat_scene``), which the verification handler reads;
 - menu ``CLICK`` events → the words the menu key stands for (``MENU_KEYS``);
-- pictures, voice, video, places, links, unknown types → ``TEXT_ONLY``, without the router;
+- pictures, voice (without recognition), video, places, links, unknown types → a message of
+  that kind (``kind="image"``...) with no text: the conversation answers what it reads;
 - ``subscribe_msg_popup_event`` (the person answered a subscribe-message prompt) → nothing
   to say, but ``consents`` lists the template ids they accepted (one send each);
 - other events (unsubscribe, menu links, reported location, template receipts) → nothing.
@@ -21,7 +22,6 @@ from collections.abc import Callable
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 
-from adapters.wechat.pieces import TEXT_ONLY
 from models.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ MENU_KEYS = {
     "HELP": "帮助",
 }
 
-Meaning = InboundMessage | str | None  # for the router; a fixed answer; nothing to say
+Meaning = InboundMessage | None  # for the conversation; nothing to say
 _WORDS = {"text": "Content", "voice": "Recognition"}  # where a message type keeps its words
 
 
@@ -91,14 +91,16 @@ def understand(push: BaseMessage) -> Meaning:
     msg_id = _number(push, "MsgId") or f"{openid}:{created}:{msg_type}"
     field = _WORDS.get(msg_type)
     text = _text(push, field) if field else ""
-    if not text.strip():
-        return None if msg_type == "text" else TEXT_ONLY  # an empty text needs no answer; a picture does
-    return _message(push, openid, text, msg_id)
+    if text.strip():
+        return _message(push, openid, text, msg_id)
+    if msg_type == "text":
+        return None  # an empty text needs no answer; a picture does
+    return _message(push, openid, "", msg_id, kind=msg_type[:16] or "unknown")
 
 
-def _message(push: BaseMessage, openid: str, text: str, msg_id: str) -> InboundMessage:
+def _message(push: BaseMessage, openid: str, text: str, msg_id: str, kind: str = "text") -> InboundMessage:
     return InboundMessage(channel=CHANNEL, sender_id=openid, chat_id=openid, text=text, message_id=msg_id,
-                          raw=push)
+                          kind=kind, raw=push)
 
 
 # Event handlers get the push, the sender and the event's id (events carry no MsgId).

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.api.middleware import ApiError
+from adapters.base import HttpError
 from models.apikeys import ApiKey, hash_key
 from models.schedule import utcnow
 
@@ -35,8 +35,8 @@ class KeyChecker:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
 
-    def _refuse(self, message: str) -> ApiError:
-        return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="orderbot"'})
+    def _refuse(self, message: str) -> HttpError:
+        return HttpError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="orderbot"'})
 
     async def principal(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization", "")

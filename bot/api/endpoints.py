@@ -5,9 +5,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.api import views
-from bot.api.middleware import ApiError, parse_body
-from bot.api.state import ENGINE, PRINCIPAL, SETTINGS
-from bot.conversation.tokens import bind_token
+from adapters.base import HttpError
+from bot.api.middleware import parse_body
+from bot.api.state import ENGINE, LINKS, PRINCIPAL
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models import queries
@@ -36,7 +36,7 @@ def _actor(request: web.Request) -> str:
 def _exception_id(request: web.Request) -> int:
     raw = request.match_info["exception_id"]
     if not raw.isdigit():
-        raise ApiError(404, "not_found", f"no exception {raw}")
+        raise HttpError(404, "not_found", f"no exception {raw}")
     return int(raw)
 
 
@@ -47,12 +47,9 @@ async def create_order(request: web.Request) -> web.Response:
     links their chat without a code.
     """
     body = await parse_body(request, OrderIn)
-    engine, settings = _engine(request), request.app[SETTINGS]
+    engine = _engine(request)
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
-    token = bind_token(settings.security.secret_key.get_secret_value(), order.customer_id, engine.today())
-    bot_name, public = settings.telegram.bot_username, settings.server.public_url
-    links = views.BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
-                                wechat_scene=f"bind_{token}", web=f"{public}/chat?start={token}" if public else None)
+    token, links = request.app[LINKS](order.customer_id)
     detail = await views.detail(engine, order)
     return _json(views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
                  status=201 if created else 200)
@@ -110,7 +107,7 @@ def _bool(request: web.Request, name: str) -> bool | None:
         return True
     if raw.lower() in ("0", "false", "no"):
         return False
-    raise ApiError(400, "invalid_field", f"{name} must be true or false", field=name)
+    raise HttpError(400, "invalid_field", f"{name} must be true or false", field=name)
 
 
 def _int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -118,7 +115,7 @@ def _int(request: web.Request, name: str, default: int | None, low: int, high: i
     if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_field", f"{name} must be a whole number from {low} to {high}", field=name)
+        raise HttpError(400, "invalid_field", f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 
 

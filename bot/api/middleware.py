@@ -1,17 +1,20 @@
-"""Every error of the HTTP interface is JSON: ``{"error": {"code", "message"}}``.
+"""Every error of the HTTP interface is JSON: ``{"error": {"code", "message"}}``, and request
+bodies are read into their pydantic models.
 
-A field that fails validation is named in ``message`` and in ``field``.
+A field that fails validation is named in ``message`` and in ``field``. Handlers (the API's
+and the channels') raise ``adapters.base.HttpError``; the middleware here writes it.
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from models.errors import EngineError, field_path
+from adapters.base import HttpError, error_response, validation_error
+from models.errors import EngineError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -20,39 +23,6 @@ _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "workflow_violation",
 }
-
-
-class ApiError(Exception):
-    """Raised by a handler to answer with a JSON error."""
-
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-        self.headers = headers or {}
-
-
-def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        body["field"] = field
-    return web.json_response({"error": body}, status=status, headers=headers)
-
-
-def validation_error(err: ValidationError) -> ApiError:
-    first = err.errors()[0]
-    field = field_path(first["loc"]) or "(body)"
-    if first["type"] == "missing":
-        msg = f"{field} is required"
-    elif first["type"] == "extra_forbidden":
-        msg = f"{field} is not a known field"
-    else:
-        msg = f"{field}: {first['msg']}"
-    more = len(err.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ApiError(400, "invalid_field", msg, field=field)
 
 
 async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = False) -> M:
@@ -66,9 +36,9 @@ async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = F
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
+        raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "malformed_json", "the request body must be a JSON object")
+        raise HttpError(400, "malformed_json", "the request body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -80,7 +50,7 @@ async def json_errors(request: web.Request, handler):
     """Turn every failure into the JSON error shape, with the right 4xx (or 500) status."""
     try:
         return await handler(request)
-    except ApiError as e:
+    except HttpError as e:
         return error_response(e.status, e.code, e.message, field=e.field, headers=e.headers)
     except EngineError as e:
         return error_response(e.status, e.code, e.message, field=e.field)

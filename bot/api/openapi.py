@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from bot.api.routes import Route
+from adapters.base import Route
 
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {

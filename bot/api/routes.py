@@ -1,53 +1,25 @@
 """The route table of the HTTP interface: registration and the OpenAPI document both read it.
 
-A route exists only by being listed here (or mounted by a channel adapter, which
-documents its own), so the document cannot forget one.
+A route exists only by being listed here (or declared by a channel adapter, which
+documents its own and which the application mounts), so the document cannot forget one.
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from functools import wraps
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from bot.api import views
+from adapters.base import Query, Route, error_response
 from bot.api import endpoints
-from bot.api.middleware import error_response
-from bot.api.state import CHANNELS, KEYS, PRINCIPAL
+from bot.api.state import KEYS, MOUNTED, PRINCIPAL
 from models.sql import ping
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
 API = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Query:
-    name: str
-    type: str
-    description: str
-
-
-@dataclass(frozen=True)
-class Route:
-    """One documented route: what it takes, what it answers, which errors it can give."""
-
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    errors: tuple[int, ...] = ()
-    auth: bool = True
-    query: tuple[Query, ...] = field(default_factory=tuple)
-    tag: str = "orders"
-    description: str = ""  # more than the summary says (markdown)
-    media: tuple[str, ...] = ()  # the media types of a success body that is not JSON (a page, a script)
-    error_text: tuple[tuple[int, str], ...] = ()  # what an error status means here, where the usual text misleads
 
 
 class Health(BaseModel):
@@ -68,8 +40,7 @@ async def openapi(request: web.Request) -> web.Response:
     """The document of every route served: this table's and those the running channels mounted."""
     from bot.api.openapi import document
 
-    channels = request.app.get(CHANNELS, {}).values()
-    return web.json_response(document(ROUTES + tuple(r for c in channels for r in getattr(c, "routes", ()))))
+    return web.json_response(document(ROUTES + request.app.get(MOUNTED, ())))
 
 
 def _authenticated(handler: Handler) -> Handler:

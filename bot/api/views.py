@@ -5,14 +5,18 @@ audience may see. The pydantic models double as the OpenAPI response schemas.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.conversation.tokens import bind_token
+
 from models.engine import ProgressEngine
 from models.inputs import JsonDecimal
-from models.orders import NodeEvent, Order, OrderCommercial, OrderException
+from models.orders import EventRecord, Order, OrderCommercial, OrderException, events_of
 from models.workflows import Workflow
 
 
@@ -110,6 +114,22 @@ class BindLinks(BaseModel):
     web: str | None  # the web chat, when [server] public_url is set
 
 
+@dataclass(frozen=True)
+class LinkMaker:
+    """A customer's bind token and the links that use it (``links`` of ``POST /orders``)."""
+
+    secret_key: str
+    public_url: str | None
+    telegram_username: Callable[[], str | None]  # known once the Telegram channel has asked getMe
+    today: Callable[[], date]
+
+    def __call__(self, customer_id: int) -> tuple[str, BindLinks]:
+        token = bind_token(self.secret_key, customer_id, self.today())
+        bot_name, public = self.telegram_username(), self.public_url
+        return token, BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
+                                wechat_scene=f"bind_{token}", web=f"{public}/chat?start={token}" if public else None)
+
+
 class CreatedOrder(OrderDetail):
     bind_token: str
     links: BindLinks
@@ -122,7 +142,7 @@ class EventResultOut(BaseModel):
     event: EventOut
 
 
-def event_out(e: NodeEvent) -> EventOut:
+def event_out(e: EventRecord) -> EventOut:
     return EventOut(event_id=e.event_id, node=e.node, from_node=e.from_node, kind=e.kind, skipped=e.skipped,
                     at=e.at, actor=e.actor, source=e.source, note=e.note, data=e.data,
                     recorded_at=e.recorded_at)
@@ -137,7 +157,7 @@ def exception_out(x: OrderException) -> ExceptionOut:
     )
 
 
-def event_result_out(order_no: str, e: NodeEvent) -> EventResultOut:
+def event_result_out(order_no: str, e: EventRecord) -> EventResultOut:
     """What a node-event request answers; built from the stored event, so a replay answers alike."""
     return EventResultOut(order_no=order_no, previous_node=e.from_node, current_node=e.node, event=event_out(e))
 
@@ -160,7 +180,7 @@ def summary(engine: ProgressEngine, order: Order) -> OrderSummary:
     )
 
 
-def timeline(wf: Workflow | None, current: str, events: list[NodeEvent]) -> list[NodeOut]:
+def timeline(wf: Workflow | None, current: str, events: list[EventRecord]) -> list[NodeOut]:
     """Every node of the workflow with its state; entered_at from the latest entry into it."""
     if wf is None:
         return []
@@ -185,7 +205,7 @@ def timeline(wf: Workflow | None, current: str, events: list[NodeEvent]) -> list
 
 async def detail(engine: ProgressEngine, order: Order) -> OrderDetail:
     """The whole record of one order: timeline, events, exceptions, contact and commercial data."""
-    events = await NodeEvent.filter(order_id=order.id).order_by("id")
+    events = await events_of(order.id)
     exceptions = await OrderException.filter(order_id=order.id).order_by("id")
     customer = await order.customer
     money = await OrderCommercial.filter(order_id=order.id).first()

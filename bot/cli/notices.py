@@ -7,22 +7,20 @@ refuses it by name.
 from __future__ import annotations
 
 import click
-from tortoise.transactions import in_transaction
 
 from bot.cli.support import fail, run_with_db, settings_from, table, when
-from models.outbox import Outbox
-from models.schedule import utcnow
+from models import outbox
+from models.outbox import STUCK, Outbox
 
-STUCK = ("failed", "undeliverable")
 STATUSES = ("pending", "sending", "sent", *STUCK)
 
 
-@click.group()
-def outbox() -> None:
+@click.group("outbox")
+def outbox_group() -> None:
     """The notifications the bot owes, has sent, or could not deliver."""
 
 
-@outbox.command("list")
+@outbox_group.command("list")
 @click.option("--failed", is_flag=True, help="Only what failed for good or could not be delivered.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only rows with this status.")
 @click.option("--order", "order_no", metavar="ORDER", help="Only notices about this order.")
@@ -57,7 +55,7 @@ def _status(row: Outbox) -> str:
     return f"in digest #{row.digest_of}" if row.status == "sent" and row.digest_of else row.status
 
 
-@outbox.command()
+@outbox_group.command()
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--failed", is_flag=True, help="Every row that failed or was undeliverable.")
 @click.pass_context
@@ -68,17 +66,7 @@ def replay(ctx: click.Context, ids: tuple[int, ...], failed: bool) -> None:
     settings = settings_from(ctx)
 
     async def again() -> tuple[int, list[str]]:
-        async with in_transaction():
-            qs = Outbox.filter(status__in=STUCK) if failed else Outbox.filter(id__in=ids)
-            rows = await qs.select_for_update()
-            problems = [f"no notice {i}" for i in sorted(set(ids) - {r.id for r in rows})]
-            problems += [f"notice {r.id} is {r.status}; only failed or undeliverable notices are sent again"
-                         for r in rows if r.status not in STUCK]
-            if problems:
-                return 0, problems
-            n = await Outbox.filter(id__in=[r.id for r in rows]).update(
-                status="pending", attempts=0, next_attempt_at=utcnow(), lease_owner=None, lease_until=None)
-            return n, []
+        return await outbox.replay(ids, failed=failed)
 
     n, problems = run_with_db(settings, again)
     if problems:
@@ -87,4 +75,4 @@ def replay(ctx: click.Context, ids: tuple[int, ...], failed: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
-    cli.add_command(outbox)
+    cli.add_command(outbox_group)

@@ -1,4 +1,4 @@
-"""Between the channels and the router: each platform message is handled once.
+"""Between the channels and the conversation: each platform message is handled once.
 
 Platforms send again what they think we missed (WeChat three times within 15 s, Telegram
 after a failed webhook call); the message's platform id, kept as a unique row, makes the
@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from models.messages import InboundMessage, Reply
-from bot.conversation.router import Dispatcher
+from bot.conversation.router import Conversation
 from models import chats
 from models.schedule import utcnow
 
@@ -22,8 +22,8 @@ SWEEP_EVERY = timedelta(minutes=10)
 class Inbound:
     """Hands each new message to the router; a message seen before gets no answer."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
         self._swept = utcnow()
 
     async def first_time(self, channel: str, key: str) -> bool:
@@ -41,7 +41,7 @@ class Inbound:
             log.info("%s message %s seen before; not handled again", msg.channel, msg.message_id)
             return []
         try:
-            return await self.dispatcher.handle(msg)
+            return await self.conversation.handle(msg)
         except BaseException:
             if msg.message_id:  # not handled after all: the platform's next try gets its turn
                 await chats.forget(msg.channel, msg.message_id)

@@ -8,7 +8,6 @@ None to let the next route try); it does not raise to finish a conversation.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,8 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from bot.config import Settings
-from bot.mailer import Mailer
 from models.messages import InboundMessage, Reply
 from bot.conversation.nlu import Parse, Parser
 from bot.conversation.limits import PER_CHAT, PER_SOURCE, RateLimiter
@@ -38,13 +35,11 @@ TOUCH_EVERY = timedelta(minutes=1)  # longer messages are cut before parsing: no
 class Services:
     """What handlers use; built once by the application."""
 
-    settings: Settings
     engine: ProgressEngine
     parser: Parser
     sessions: Sessions
     limiter: RateLimiter
-    mailer: Mailer
-    background: Callable[[Awaitable[Any]], None]  # runs work after the reply (mail), never lost silently
+    secret_key: str  # keys the code hashes and checks bind tokens
 
 
 @dataclass
@@ -125,7 +120,7 @@ def split_command(text: str) -> tuple[str, tuple[str, ...]] | None:
     return head[1:].split("@", 1)[0].lower(), tuple(rest)
 
 
-class Dispatcher:
+class Conversation:
     """Turns one inbound message into the replies to send back (usually one)."""
 
     def __init__(self, services: Services, routers: Sequence[Router]) -> None:

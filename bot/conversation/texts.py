@@ -36,6 +36,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I can only help with orders. Send an order number to track it, or \"help\" to see what I "
               "can do.",
     },
+    "text_only": {
+        "zh": "我目前只能读文字消息，请直接输入订单号或您的问题。",
+        "en": "I can read text messages only: please type your order number or question.",
+    },
     "rate_limited": {"zh": "请求太频繁了，请稍后再试。", "en": "Too many requests, please try again later."},
     "group.private_only": {
         "zh": "订单信息请私聊我查询。", "en": "Please message me privately to look up an order.",

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from wechatpy.crypto import WeChatCrypto
+
+from adapters.wechat import WeChatChannel
+from adapters.wechat.config import WeChatSettings
+from bot.app import build_app, make_channel
+from tests.kit.base import Bot
 
 APP_ID = "wx0123456789abcdef"
 APP_SECRET = "test-app-secret-0123456789abcdef"
@@ -180,3 +186,38 @@ class WeChatApiStub:
         while len(self.texts_to(openid)) < n and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return self.texts_to(openid)
+
+
+# ---------------------------------------------------------------- the service's WeChat side
+def configure(settings, wx_api: WeChatApiStub, *, safe: bool = True, **changes):
+    section = {"enabled": True, "app_id": APP_ID, "app_secret": APP_SECRET, "token": TOKEN,
+               "encoding_aes_key": AES_KEY if safe else None, "api_base_url": wx_api.url, **changes}
+    settings.wechat = WeChatSettings(**section)
+    return settings
+
+
+class WeChatSide:
+    """The running app with its WeChat channel, and WeChat's servers posting to it."""
+
+    def __init__(self, bot: Bot, channel: WeChatChannel, servers: WeChatServers) -> None:
+        self.bot, self.channel, self.servers = bot, channel, servers
+        self._ids = iter(range(880001, 10**9))
+
+    async def say(self, openid: str, text: str, msg_id: int | None = None):
+        answer = await self.servers.post(text_xml(openid, text, msg_id or next(self._ids)))
+        await self.bot.sender.run_once()  # the code mail goes out after the reply
+        return answer
+
+    async def post(self, inner: str, **kw):
+        answer = await self.servers.post(inner, **kw)
+        await self.bot.sender.run_once()
+        return answer
+
+
+async def serve(settings, engine, on_message, session: aiohttp.ClientSession):
+    channel = make_channel("wechat", settings, on_message)
+    server = TestServer(build_app(settings, engine, channels=[channel]), host="127.0.0.1")
+    await server.start_server()
+    servers = WeChatServers(session, str(server.make_url("/webhooks/wechat")),
+                            safe=settings.wechat.encoding_aes_key is not None)
+    return server, channel, servers

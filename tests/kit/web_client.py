@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestServer
 
 from adapters.web import WebChat
 from adapters.web.cookies import COOKIE
-from bot.app import build_app
+from bot.app import build_app, make_channel
 from bot.conversation.inbound import Inbound
-from tests.conftest import Bot
-from tests.test_verification import EMAIL
+from tests.kit.base import Bot
+from tests.kit.story import EMAIL
 
 
 class Visitor:
@@ -65,16 +65,15 @@ class Site:
         return v
 
     async def code(self, email: str = EMAIL) -> str:
-        await self.bot.background.drain()  # the code mail goes out after the reply
+        await self.bot.sender.run_once()  # the code mail goes out after the reply
         return self.bot.mail.codes(email)[-1]
 
 
 @asynccontextmanager
 async def serve_site(bot: Bot, settings, engine) -> AsyncIterator[Site]:
-    """The service with the web chat on a local port, wired to ``bot``'s dispatcher."""
-    chat = WebChat(settings)
-    server = TestServer(build_app(settings, engine, inbound=Inbound(bot.dispatcher), channels=[chat]),
-                        host="127.0.0.1")
+    """The service with the web chat on a local port, wired to ``bot``'s conversation."""
+    chat = make_channel("web", settings, Inbound(bot.conversation))
+    server = TestServer(build_app(settings, engine, channels=[chat]), host="127.0.0.1")
     await server.start_server()
     site = Site(str(server.make_url("")).rstrip("/"), bot, chat, [])
     try:

@@ -1,4 +1,5 @@
-"""Test helpers that read like the conversation: a chat flow, a real SMTP sink, a frozen clock."""
+"""Test helpers that read like the conversation: a chat flow, a recording adapter, a real SMTP
+sink, a frozen clock."""
 from __future__ import annotations
 
 import re
@@ -6,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
-from bot.background import Background
-from models.messages import InboundMessage, Reply
-from bot.conversation.router import Dispatcher
+from adapters.base import Occasion, Route
+from bot.conversation.router import Conversation
+from models.messages import Delivery, InboundMessage, Reply, Target
+from notifications.sending import OutboxSender
 
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
@@ -50,12 +53,39 @@ class MailSink:
         return found
 
 
+class Recorder:
+    """A channel adapter that keeps what it is asked to send (and answers what it is told to)."""
+
+    routes: tuple[Route, ...] = ()
+
+    def __init__(self, name: str = "telegram", answer: Delivery | None = None) -> None:
+        self.name = name
+        self.answer = answer or Delivery.sent()
+        self.sent: list[tuple[Target, Reply, Occasion | None]] = []
+
+    def parse(self, raw: Any) -> InboundMessage | None:
+        return None
+
+    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
+        self.sent.append((target, reply, occasion))
+        return self.answer
+
+    async def startup(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def texts(self, address: str | None = None) -> list[str]:
+        return [r.text for t, r, _ in self.sent if address is None or t.address == address]
+
+
 @dataclass
 class Flow:
     """One person's chat with the bot: ``await flow.say(...)`` then look at ``flow.last``."""
 
-    dispatcher: Dispatcher
-    background: Background
+    conversation: Conversation
+    outbox: OutboxSender
     channel: str = "telegram"
     sender: str = "1001"
     chat: str | None = None
@@ -64,12 +94,12 @@ class Flow:
     _n: int = 0
 
     async def say(self, text: str, *, mentioned: bool = True) -> str:
-        """Send ``text``; returns the bot's answer (all replies joined), with mail sent by then."""
+        """Send ``text``; returns the bot's answer (all replies joined), with what it mailed sent by then."""
         self._n += 1
         msg = InboundMessage(channel=self.channel, sender_id=self.sender, chat_id=self.chat or self.sender, text=text,
                              message_id=f"{self.sender}-{self._n}", is_group=self.group, mentioned=mentioned)
-        got = await self.dispatcher.handle(msg)
-        await self.background.drain()
+        got = await self.conversation.handle(msg)
+        await self.outbox.run_once()
         self.replies += got
         return "\n".join(r.text for r in got)
 
