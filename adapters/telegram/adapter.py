@@ -149,12 +149,9 @@ class TelegramChannel:
         """Handle one update (a bounded number at a time): the chat and what to say to it."""
         async with self._workers:
             try:
-                msg = self.plain_private(data)
-                if msg is None:  # anything else takes python-telegram-bot's full reading
-                    update = Update.de_json(data, self.bot)
-                    msg = self.parse(update)
-                    if update.callback_query:
-                        await self._answer_callback(update.callback_query.id)
+                msg = self.read(data)
+                if msg is not None and isinstance(msg.raw, Update) and msg.raw.callback_query:
+                    await self._answer_callback(msg.raw.callback_query.id)
                 if msg is None:
                     return "", []
                 return msg.chat_id, await self._on_message(msg)
@@ -171,6 +168,15 @@ class TelegramChannel:
             await self.bot.answer_callback_query(callback_id)
         except TelegramError as e:
             log.info("telegram: answerCallbackQuery failed: %s", e)
+
+    def read(self, data: dict[str, Any]) -> InboundMessage | None:
+        """An update's JSON as the conversation reads it; None for an update that is not for it.
+
+        A person's message in a private chat is read straight from the JSON (``plain_private``);
+        anything else takes python-telegram-bot's full reading (``parse``).
+        """
+        msg = self.plain_private(data)
+        return msg if msg is not None else self.parse(Update.de_json(data, self.bot))
 
     def plain_private(self, data: dict[str, Any]) -> InboundMessage | None:
         """The commonest update, a person's message in a private chat, read straight from the JSON.

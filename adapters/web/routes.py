@@ -3,13 +3,10 @@ OpenAPI document (``GET /api/v1/openapi.json``) lists them, so neither can forge
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from adapters.base import Handler, Query, Route
 from adapters.web.wire import MAX_TEXT, ChatMessageIn, RepliesOut
-from adapters.base import Query, Route
-
-if TYPE_CHECKING:
-    from adapters.web.adapter import WebChat
 
 TAG = "web chat"
 EMBED = Query("embed", "string", "`1` inside the widget's frame (the visitor cookie is then made for a "
@@ -21,7 +18,17 @@ ORIGIN = ("The `Origin` header must be the chat's own origin or one of `[web] al
 FORBIDDEN = ((403, "The Origin header is missing or not an allowed origin"),)
 
 
-def chat_routes(chat: WebChat) -> tuple[Route, ...]:
+class ChatHandlers(Protocol):
+    """The web chat's request handlers (``WebChat`` has them)."""
+
+    chat_page: Handler
+    chat_messages: Handler
+    chat_socket: Handler
+    chat_widget: Handler
+    chat_static: Handler
+
+
+def chat_routes(chat: ChatHandlers) -> tuple[Route, ...]:
     """The routes of one WebChat, bound to its handlers."""
     return (
         Route("GET", "/chat", chat.chat_page, "The web chat page (Chinese or English), for phones and desktops",
