@@ -1,4 +1,4 @@
-"""Benchmark: node events fanned out to bound customers, through the outbox and the dispatcher,
+"""Benchmark: node events fanned out to bound customers, through the outbox and its sender,
 against a Bot API stand-in that keeps Telegram's limits.
 
 Sets up a throwaway orderbot (a temp dir with its own orderbot.toml, a fresh SQLite file or
@@ -10,7 +10,7 @@ bound to them. Then:
    group-commit writer batches them); the engine's hook writes each customer's outbox row in
    the event's transaction. Timed until every call has returned (committed), then the rows
    are counted.
-2. outbox → Telegram: ``orderbot serve`` starts as a subprocess (its dispatcher, its Telegram
+2. outbox → Telegram: ``orderbot serve`` starts as a subprocess (its outbox sender, its Telegram
    channel and the one limiter, ``[telegram] rate_limit_per_second``) with the Bot API pointed
    at a stand-in in this process. The stand-in answers 429 (``retry_after``) past 30 messages
    in any 1 s window overall, past 1 message a second to a chat and past 20 a minute to a
@@ -42,10 +42,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from api_events import (
+    Server,
+    free_port,
+    orderbot,
+    positive,
+    postgres_database,
+    proc_cpu_s,
+    proc_status_kb,
+    wait_healthy,  # noqa: E402 - sibling script
+)
 from tortoise.functions import Count
 
-from api_events import Server, free_port, orderbot, positive, postgres_database, proc_cpu_s, proc_status_kb, \
-    wait_healthy  # noqa: E402 - sibling script
 from bot.app import build_engine
 from bot.config import load_settings
 from bot.db import database
@@ -220,7 +228,7 @@ async def events_to_outbox(config: Path, n: int, concurrency: int) -> Phase1:
     return Phase1(n, seconds, rows, refused)
 
 
-# ---------------------------------------------------------------- phase 2: the dispatcher
+# ---------------------------------------------------------------- phase 2: the outbox sender
 async def outbox_statuses() -> dict[str, int]:
     return dict(await Outbox.annotate(count=Count("id")).group_by("status").values_list("status", "count"))
 

@@ -23,7 +23,6 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
-
 from bare_lookup import run, yardstick_app  # noqa: E402 - sibling script
 
 ORDER_NO = re.compile(r"SO\d+")

@@ -28,9 +28,17 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from api_events import (
+    RssSampler,
+    Server,  # noqa: E402 - sibling script
+    free_port,
+    mb,
+    orderbot,
+    proc_cpu_s,
+    proc_status_kb,
+    wait_healthy,
+)
 
-from api_events import RssSampler, free_port, mb, orderbot, proc_cpu_s, proc_status_kb, start_server, wait_healthy, \
-    Server  # noqa: E402 - sibling script
 from bot.db import database
 from models import schedule
 from models.orders import NodeEvent, Order, OrderCommercial

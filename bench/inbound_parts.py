@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 
 from inbound import FIRST_USER, order_no, seed  # noqa: E402 - sibling script
-from bot.app import build_dispatcher, build_engine
-from bot.background import Background
+
+from bot.app import build_conversation, build_engine
 from bot.config import Settings
-from bot.db import database, ensure_schema
 from bot.conversation.inbound import Inbound
+from bot.db import database, ensure_schema
+from models import batch
+from models import sql as road
 from models.messages import InboundMessage
-from models import batch, sql as road
 
 WARM = 50
 
@@ -63,9 +64,9 @@ async def measure(n: int, concurrency: int, folder: Path, profile: bool = False)
     settings = Settings(database={"url": url}, security={"secret_key": "bench-" * 8})
     engine = build_engine(settings)
     async with database(url):
-        inbound = Inbound(build_dispatcher(settings, engine, Background()))
+        inbound = Inbound(build_conversation(settings, engine))
         sql = Timed(batch, "_run")
-        nlu = Timed(inbound.dispatcher.services.parser, "parse")
+        nlu = Timed(inbound.conversation.services.parser, "parse")
         messages = [InboundMessage(channel="telegram", sender_id=str(FIRST_USER + i), chat_id=str(FIRST_USER + i),
                                    text=f"{order_no(i)} 到哪了", message_id=f"u{i + 1}", mentioned=True,
                                    language="zh-hans", raw={}) for i in range(n)]

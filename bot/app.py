@@ -152,9 +152,8 @@ async def serve(
             await site.start()
             if prepare is not None:
                 await prepare(engine)
-            # What start-up made lives as long as the process: kept out of the collector's full
-            # passes (each walked it all and held the event loop; see bench/README.md), and young
-            # objects are collected less often: an update makes thousands, nearly all freed at once.
+            # Start-up's objects live as long as the process: out of the collector's full passes,
+            # which held the event loop; young ones collected less often (bench/README.md).
             gc.collect()
             gc.freeze()
             gc.set_threshold(20_000)

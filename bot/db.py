@@ -33,14 +33,10 @@ def tortoise_config(url: str) -> dict[str, Any]:
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://"):]
     if url.startswith("sqlite://") and "synchronous=" not in url:
-        # WAL with synchronous=NORMAL: a commit is safe from a crash of the process, and waits
-        # for no fsync (the WAL is synced at checkpoints). A power cut may lose the last
-        # commits; `?synchronous=FULL` on the URL trades speed for that (see README).
+        # Safe from a crash of the process without an fsync per commit (README › SQLite: power cuts).
         url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     if url.startswith("sqlite://") and "journal_size_limit=" not in url:
-        # The WAL keeps up to 64 MB of its file when it starts over instead of Tortoise's 16 KB:
-        # a file cut short and grown again allocates blocks on every append after each
-        # checkpoint (on ext4 such appends can wait for the journal while a checkpoint syncs).
+        # The WAL keeps its file when it starts over: one cut short allocates anew on every append.
         url += "&journal_size_limit=67108864"
     connection: str | dict[str, Any] = url
     if url.startswith("sqlite://"):

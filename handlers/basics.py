@@ -1,8 +1,8 @@
 """Greeting, help, and what is left when nothing else understood the message."""
 from __future__ import annotations
 
-from models.messages import InboundMessage, Reply
 from bot.conversation.router import Context, Router
+from models.messages import InboundMessage, Reply
 
 router = Router("basics")
 fallback_router = Router("fallback")

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from models import audit
 from bot.conversation.cards import order_card
-from models.messages import Button, Reply
 from bot.conversation.policy import Audience, audience, staff_may_see
 from bot.conversation.router import Context
-from models import orders
+from models import audit, orders, requests
+from models.messages import Button, Reply
 from models.orders import Order
-from models import requests
 from models.people import Role, StaffMember
 from models.recipients import owner_of
 

@@ -6,11 +6,11 @@ until one is shown (after a code, say) and is recorded then.
 """
 from __future__ import annotations
 
-from models.messages import InboundMessage, Reply
 from bot.conversation.router import Context, Router
 from handlers.common import find_order, record_request
 from handlers.tracking import lookup, my_orders
 from handlers.verification import locked, locked_reply
+from models.messages import InboundMessage, Reply
 from models.orders import Order
 
 router = Router("requests")

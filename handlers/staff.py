@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from models import audit, queries
-from models.messages import InboundMessage, Reply
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
 from handlers.common import find_order
+from models import audit, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
+from models.messages import InboundMessage, Reply
 from models.orders import Order, OrderException
 from models.workflows import Node, Workflow
 

@@ -2,11 +2,11 @@
 exceptions (all, a department's or a node's), an order, or everything (managers)."""
 from __future__ import annotations
 
-from models.messages import InboundMessage, Reply
 from bot.conversation.policy import staff_may_see
 from bot.conversation.router import Context, Router
 from handlers.common import find_order
 from models import recipients
+from models.messages import InboundMessage, Reply
 from models.people import Role
 
 router = Router("subscriptions")

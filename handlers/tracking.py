@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import asyncio
 
-from models import audit
 from bot.conversation.cards import when
-from models.messages import Button, InboundMessage, Reply
 from bot.conversation.limits import PER_ORDER
 from bot.conversation.router import Context, Router
 from handlers.common import find_order, show, staff_lookup, suggest
 from handlers.verification import bind, challenge, locked, locked_reply
-from models import schedule
+from models import audit, schedule
+from models.messages import Button, InboundMessage, Reply
 from models.orders import Order
 
 router = Router("tracking")

@@ -15,18 +15,16 @@ import re
 import secrets
 from datetime import timedelta
 
-from models.messages import InboundMessage, Reply
 from bot.conversation.limits import CODES_PER_ORDER
 from bot.conversation.router import Context, Router
 from bot.conversation.tokens import read_bind_token
 from handlers.common import owner_of, show
-from models.chats import Challenge
-from models.orders import Order
-from models.people import Customer
 from models import outbox
-from models.chats import new_challenge
-from models.messages import Target
+from models.chats import Challenge, new_challenge
+from models.messages import InboundMessage, Reply, Target
+from models.orders import Order
 from models.outbox import DIRECT, VERIFICATION_CODE, Notice, enqueue
+from models.people import Customer
 from models.recipients import Recipient, staff_recipient
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, Reso
 from models.numbers import OrderNumberPolicy
 from models.orders import EventRecord, Order, OrderCommercial, OrderException, OrderState
 from models.people import Customer
-from models.writer import EventWriter
 from models.workflows import Node, Workflow, WorkflowSet
+from models.writer import EventWriter
 
 log = logging.getLogger(__name__)
 MAX_FUTURE = timedelta(days=1)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
-from tortoise import fields
 from tortoise.models import Model
 
 from models.chats import InboundDedupe

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.backends.base.client import TransactionContext
+from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.conversation.cards import day, when
-from models.messages import Button, Reply
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
+from models.messages import Button, Reply
 from models.outbox import EMAIL_ANSWER, VERIFICATION_CODE
 
 

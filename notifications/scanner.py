@@ -24,10 +24,8 @@ from models.sql import Connection
 from notifications.triggers import Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"
-BATCH = 100  # orders per page (one transaction each): a page's work holds up the event loop
-# for a few milliseconds, not the tens a page of 500 took (bench/inbound.py's p99)
-PAGES = 20  # pages per condition per scan: a backlog (an upgrade, a long outage) is worked off
-# over several scans instead of holding the database while events and messages wait
+BATCH = 100  # orders per page: a page's work holds up the event loop, so pages stay small
+PAGES = 20  # pages per condition per scan: a backlog is worked off over several scans, not in one
 
 
 class Scanner:
@@ -67,9 +65,7 @@ class Scanner:
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
                            **facts(order)}
                 notices += self.triggers.notices(key(order), kind, told, payload, order.order_no)
-            # The marks and the notices hold together or not at all; on SQLite they join the
-            # conversations' next commit instead of holding the write lock while the event loop
-            # serves them (models.sql.atomic).
+            # Marks and notices hold together, in the conversations' next commit (models.sql.atomic).
             count, inserts = outbox.inserts(notices)
             await sql.atomic([mark_noticed(mark, value, [o.id for o in page]), *inserts])
             if count:

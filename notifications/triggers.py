@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from notifications.config import NotificationSettings
 from models.changes import Change
 from models.engine import ProgressEngine
 from models.orders import OrderState
 from models.outbox import Notice, write
 from models.recipients import CUSTOMER, Answerers, Person, Recipient, Sub, people, subscribers, subscriptions
 from models.sql import Connection
+from notifications.config import NotificationSettings
 
 DIGESTED = frozenset({"node_entered", "eta_changed", "late"})  # may wait digest_seconds for company
 ETA_MOVES = frozenset({"node_entered", "node_updated", "rework", "order_updated"})

@@ -26,7 +26,6 @@ from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
 from tests.kit.base import PG_URL, SECRET, Api, Bot, CliResult, free_port, migrate, pg_admin, with_db
 
-
 # ---------------------------------------------------------------- no real network
 _LOCAL = ("127.", "::1", "localhost", "0.0.0.0")
 _real_connect = socket.socket.connect

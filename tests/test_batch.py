@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -17,8 +18,6 @@ from bot.db import database
 from models import sql
 from models.chats import InboundDedupe
 from models.schedule import utcnow
-
-from conftest import PG_URL
 
 sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="SQLite only: PostgreSQL runs each statement directly")
 INSERT = "INSERT INTO inbound_dedupe (channel, message_key, received_at) VALUES (?, ?, ?)"

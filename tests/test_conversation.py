@@ -8,15 +8,15 @@ import pytest
 
 from bot.conversation.cards import order_card
 from bot.conversation.inbound import Inbound
-from models.messages import InboundMessage
 from bot.conversation.policy import Audience, fields_for
 from bot.conversation.texts import TEXTS, placeholders
 from models.audit import AuditLog
-from models.recipients import Subscription
 from models.inputs import CustomerIn, EventIn, ExceptionIn, OrderIn
+from models.messages import InboundMessage
 from models.orders import Order, OrderException
 from models.outbox import Outbox
 from models.people import add_staff
+from models.recipients import Subscription
 from models.requests import CustomerRequest
 from tests.kit.base import Bot
 from tests.kit.story import EMAIL, NO, STOCKING, order_at

@@ -27,9 +27,9 @@ from adapters.email.outgoing import outcome
 from adapters.email.parsing import reply_subject
 from bot.app import build_conversation, make_channel
 from bot.conversation.inbound import Inbound
-from models.messages import Button, Delivery, Reply, Target
 from bot.conversation.nlu import Parser
 from models.inputs import CustomerIn, EventIn, OrderIn
+from models.messages import Button, Delivery, Reply, Target
 from models.outbox import EMAIL_ANSWER as ANSWER
 from models.outbox import Outbox
 from models.schedule import utcnow

@@ -14,15 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.platforms import ChannelToken
-from models.recipients import Subscription
 from models.orders import OrderException
 from models.outbox import Outbox
 from models.people import add_staff
+from models.platforms import ChannelToken
+from models.recipients import Subscription
 from models.schedule import utcnow
 from tests.kit.base import free_port
 from tests.kit.notices import CHAT, DIGEST, EMAIL, NO, OPENID, Notices, texts, utc
 from tests.kit.wechat_api import APP_ID
+
 
 # ---------------------------------------------------------------- 1. exactly once
 @pytest.mark.parametrize("replay", ["one after another", "all at once"])

@@ -14,15 +14,15 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramChannel
-from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
 from adapters.telegram.config import problem
+from adapters.telegram.sender import NOTICE, REPLY, TelegramSender
 from bot.app import build_app, make_channel
 from bot.conversation.inbound import Inbound
-from models.messages import Button, Reply, Target
 from models.chats import InboundDedupe
+from models.messages import Button, Reply, Target
 from models.people import Identity, add_staff
-from tests.kit.telegram_api import TOKEN, BotApi, callback, update
 from tests.kit.story import EMAIL, NO, STOCKING, order_at
+from tests.kit.telegram_api import TOKEN, BotApi, callback, update
 
 SECRET = "hook-secret-0123"
 

@@ -10,6 +10,7 @@ from models.people import Identity, StaffMember, add_staff
 from tests.kit.base import Bot
 from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
 
+
 async def test_the_whole_code_flow(bot: Bot):
     await order_at(bot)
     flow = bot.flow("1001")

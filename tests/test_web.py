@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.web.cookies import COOKIE, cookie_value
 from adapters.web.config import problem
+from adapters.web.cookies import COOKIE, cookie_value
 from bot.app import build_app, make_channel
 from bot.config import ConfigError, load_settings
 from bot.conversation.inbound import Inbound

@@ -17,15 +17,15 @@ from wechatpy.crypto import WeChatCrypto
 from adapters.wechat.client import WeChatApi
 from adapters.wechat.config import WeChatSettings
 from adapters.wechat.config import problem as wechat_problem
-from adapters.wechat.pushes import MENU_KEYS
 from adapters.wechat.pieces import MAX_BYTES, MAX_CHARS, pieces, xml_safe
+from adapters.wechat.pushes import MENU_KEYS
 from bot.app import build_app, build_conversation, make_channel
 from bot.conversation import texts
 from bot.conversation.inbound import Inbound
-from models.messages import Reply, Target
-from models.platforms import ChannelToken
 from models.chats import InboundDedupe
+from models.messages import Reply, Target
 from models.people import Identity
+from models.platforms import ChannelToken
 from models.schedule import utcnow
 from tests.kit.base import Bot
 from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
@@ -42,6 +42,7 @@ from tests.kit.wechat_api import (
     serve,
     text_xml,
 )
+
 
 # ---------------------------------------------------------------- the URL check and signatures
 async def test_the_url_check_echoes_echostr_only_with_the_right_signature(wx: WeChatSide):

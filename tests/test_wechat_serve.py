@@ -24,8 +24,8 @@ from bot.app import build_engine
 from bot.config import load_settings
 from bot.db import database
 from models.chats import Challenge, InboundDedupe
-from models.inputs import CustomerIn, OrderIn
 from models.devmail import DevMail
+from models.inputs import CustomerIn, OrderIn
 from tests.kit.base import PG_URL, ROOT, free_port, healthy, pg_admin, with_db
 from tests.kit.wechat_api import AES_KEY, APP_ID, APP_SECRET, TOKEN, WeChatApiStub, WeChatServers, text_xml
 

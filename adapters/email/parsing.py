@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 
-from adapters.email.guard import address_of, refusal
 from adapters.email.body import html_to_text, strip_quoted
+from adapters.email.guard import address_of, refusal
 from models.messages import InboundMessage
 
 log = logging.getLogger("adapters.email")

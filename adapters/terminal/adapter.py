@@ -11,7 +11,7 @@ import sys
 import uuid
 from typing import Any, TextIO
 
-from adapters.base import OnMessage, Occasion, Route
+from adapters.base import Occasion, OnMessage, Route
 from models.messages import Delivery, InboundMessage, Reply, Target
 
 NAME = "terminal"

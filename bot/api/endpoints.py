@@ -4,13 +4,13 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.api import views
 from adapters.base import HttpError
+from bot.api import views
 from bot.api.middleware import parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
+from models import queries
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
-from models import queries
 
 MAX_PAGE = 200
 

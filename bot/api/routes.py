@@ -11,12 +11,11 @@ from functools import wraps
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.api import views
 from adapters.base import Query, Route, error_response
-from bot.api import endpoints
+from bot.api import endpoints, views
 from bot.api.state import KEYS, MOUNTED, PRINCIPAL
-from models.sql import ping
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+from models.sql import ping
 
 API = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bot.conversation.tokens import bind_token
-
 from models.engine import ProgressEngine
 from models.inputs import JsonDecimal
 from models.orders import EventRecord, Order, OrderCommercial, OrderException, events_of

@@ -174,8 +174,8 @@ def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
     FILE, in order. Needs no config: [orders] number_pattern and default_prefix are read
     from it when there is one.
     """
-    from bot.config import ConfigError
     from bot.cli.understand import BadLine, parser_for, read_texts, to_json
+    from bot.config import ConfigError
 
     if (text is None) == (jsonl is None):
         raise click.UsageError("give either TEXT or --jsonl FILE")

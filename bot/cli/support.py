@@ -5,10 +5,10 @@ import asyncio
 import os
 import sys
 import tempfile
-from pathlib import Path
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from models.messages import InboundMessage, Reply
 from bot.conversation.router import Conversation
 from models import chats
+from models.messages import InboundMessage, Reply
 from models.schedule import utcnow
 
 log = logging.getLogger(__name__)

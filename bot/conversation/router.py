@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from models.messages import InboundMessage, Reply
-from bot.conversation.nlu import Parse, Parser
 from bot.conversation.limits import PER_CHAT, PER_SOURCE, RateLimiter
+from bot.conversation.nlu import Parse, Parser
 from bot.conversation.sessions import Session, SessionBusy, Sessions
 from bot.conversation.texts import t
 from models import chats, sql
 from models.engine import ProgressEngine
+from models.messages import InboundMessage, Reply
 from models.people import Customer, Identity, StaffMember
 from models.schedule import utcnow
 

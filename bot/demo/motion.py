@@ -11,8 +11,8 @@ import asyncio
 import logging
 import random
 
-from models.engine import ProgressEngine
 from bot.demo.seed import event
+from models.engine import ProgressEngine
 from models.errors import EngineError
 from models.orders import Order, OrderException
 from models.people import Identity

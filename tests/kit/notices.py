@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.config import Settings
 from models.orders import Order
 from models.outbox import Outbox
 from models.people import Identity
 from notifications.sending import OutboxSender
-from bot.config import Settings
 from tests.kit.base import Api, Bot
 from tests.kit.fakes import Clock, MailSink
 from tests.kit.telegram_api import BotApi

@@ -16,7 +16,16 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from bot.conversation.nlu.entities import Entities, EntityFinder
-from bot.conversation.nlu.lexicon import COMMON_EN, DROPPED_WITH_A_REF, FILLER_EN, FILLER_ZH, NEUTRAL, PRIORITY, REQUESTS, ZH_TYPOS
+from bot.conversation.nlu.lexicon import (
+    COMMON_EN,
+    DROPPED_WITH_A_REF,
+    FILLER_EN,
+    FILLER_ZH,
+    NEUTRAL,
+    PRIORITY,
+    REQUESTS,
+    ZH_TYPOS,
+)
 from bot.conversation.nlu.matching import Hit, PhraseSet, WordCorrector
 from bot.conversation.nlu.phrases import EN, ZH
 
