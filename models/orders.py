@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from tortoise import fields
@@ -164,13 +164,16 @@ class OrderState:
         return replace(self, **changes)
 
 
+EventKind = Literal["create", "advance", "rework", "update"]
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """A stored node event: the one shape hooks, views and the API get (``NodeEvent`` is its table)."""
 
     id: int
     event_id: str
-    kind: str  # create, advance, rework, update
+    kind: EventKind
     node: str
     from_node: str | None
     skipped: list[str]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from bot.conversation.tokens import bind_token
 from models.engine import ProgressEngine
@@ -24,18 +24,9 @@ class Name(BaseModel):
     en: str
 
 
-class EventOut(BaseModel):
-    event_id: str
-    node: str
-    from_node: str | None
-    kind: Literal["create", "advance", "rework", "update"]
-    skipped: list[str]
-    at: datetime
-    actor: str | None
-    source: str
-    note: str | None
-    data: dict[str, Any]
-    recorded_at: datetime
+# An event as the API shows it: the stored EventRecord, without the database's own keys.
+EventOut = create_model("EventOut", **{name: (hint, ...) for name, hint in get_type_hints(EventRecord).items()
+                                       if name not in ("id", "fingerprint")})
 
 
 class ExceptionOut(BaseModel):
@@ -142,9 +133,7 @@ class EventResultOut(BaseModel):
 
 
 def event_out(e: EventRecord) -> EventOut:
-    return EventOut(event_id=e.event_id, node=e.node, from_node=e.from_node, kind=e.kind, skipped=e.skipped,
-                    at=e.at, actor=e.actor, source=e.source, note=e.note, data=e.data,
-                    recorded_at=e.recorded_at)
+    return EventOut(**{name: getattr(e, name) for name in EventOut.model_fields})
 
 
 def exception_out(x: OrderException) -> ExceptionOut:
