@@ -31,7 +31,7 @@ from bot.conversation.router import Conversation, Services
 from bot.conversation.sessions import Sessions
 from bot.conversation.texts import t
 from bot.db import database, ensure_schema
-from handlers import basics, requests, staff, subscriptions, tracking, verification
+from handlers import basics, customer_requests, staff, subscriptions, tracking, verification
 from models import sql
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
@@ -65,7 +65,7 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
         staff.router,
         tracking.router,  # also keeps strangers in groups from looking anything up
         subscriptions.router,
-        requests.router,
+        customer_requests.router,
         basics.fallback_router,
     ])
 

@@ -1,4 +1,4 @@
-"""Verification: a one-time code mailed to the order's contact, deep links, unbinding.
+"""Verification: a one-time code mailed to the order's contact (through the outbox), deep links, unbinding.
 
 The answer to a lookup from an unbound chat is the same whether or not the order exists:
 an unknown order gets a challenge too, with a code nobody knows, so that what follows
@@ -18,14 +18,14 @@ from datetime import timedelta
 from bot.conversation.limits import CODES_PER_ORDER
 from bot.conversation.router import Context, Router
 from bot.conversation.tokens import read_bind_token
-from handlers.common import owner_of, show
+from handlers.common import show
 from models import outbox
 from models.chats import Challenge, new_challenge
 from models.messages import InboundMessage, Reply, Target
 from models.orders import Order
 from models.outbox import DIRECT, VERIFICATION_CODE, Notice, enqueue
 from models.people import Customer
-from models.recipients import Recipient, staff_recipient
+from models.recipients import Recipient, owner_of, staff_recipient
 
 log = logging.getLogger(__name__)
 router = Router("verification")

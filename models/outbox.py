@@ -28,7 +28,7 @@ class Outbox(Model):
     person's own (a group that subscribed), the target itself (``telegram:-100…``). The
     row is unique on (event, recipient), so a person hears of an event once whichever of
     their channels carries it. ``channel``/``address`` are where it was meant to go first,
-    ``sent_via`` where it went (the dispatcher falls back to the person's other channels).
+    ``sent_via`` where it went (the sender falls back to the person's other channels).
     Status: pending, sending (claimed, with a lease), sent, failed (after the last retry,
     or refused for good), undeliverable (no channel could reach the person).
     """

@@ -1,7 +1,7 @@
 """The email channel: a real Dovecot holds the bot's mailbox, a real aiosmtpd catches what it sends.
 
 Mail is put into INBOX the way a mail server delivers it (IMAP APPEND); the channel reads
-it as in production and hands it to the real conversation (dispatcher behind the dedupe).
+it as in production and hands it to the real conversation (behind the dedupe).
 The pure parts (loop guard, parsing, quoted history) are tables.
 """
 from __future__ import annotations

@@ -193,7 +193,7 @@ async def test_staff_hear_of_an_exception_at_night_at_once(h: Notices):
 
 # ---------------------------------------------------------------- 6. digest
 async def poll(h: Notices, looks: str, seconds: int) -> None:
-    """The dispatcher's loop looks every second; or it was away (busy, restarting) for a while."""
+    """The sender's loop looks every second; or it was away (busy, restarting) for a while."""
     if looks == "every second":
         for _ in range(seconds):
             await h.deliver(after=1)

@@ -196,15 +196,15 @@ async def test_a_worker_killed_between_claim_and_send_leaves_the_row_to_be_sent_
         assert killed_at < lease_until <= killed_at + timedelta(seconds=LEASE), (killed_at, lease_until)
         assert botapi.sent() == [], "the killed worker sent nothing"
 
-        # A second worker (this process) runs the dispatcher the whole time.
+        # A second worker (this process) runs the sender the whole time.
         from bot.app import make_channel
         from notifications.sending import OutboxSender
 
         channel = make_channel("telegram", settings)  # the config's own token: "100:TEST-process"
         await channel.startup()
-        dispatcher = OutboxSender(settings.notifications, build_engine(settings), {"telegram": channel},
+        sender = OutboxSender(settings.notifications, build_engine(settings), {"telegram": channel},
                                   owner="survivor", lease_seconds=LEASE, poll_seconds=0.1)
-        running = asyncio.create_task(dispatcher.run())
+        running = asyncio.create_task(sender.run())
         try:
             before_end = (lease_until - datetime.now(timezone.utc)).total_seconds() - 0.3
             assert before_end > 0.5, "too little of the lease was left to watch"
@@ -218,7 +218,7 @@ async def test_a_worker_killed_between_claim_and_send_leaves_the_row_to_be_sent_
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.5)  # time for a second send, if there were going to be one
         finally:
-            await dispatcher.stop()
+            await sender.stop()
             await running
             await channel.shutdown()
 

@@ -132,7 +132,7 @@ class EmailChannel:
         return True
 
     async def _keep(self, key: str, msg: InboundMessage, replies: list[Reply], delivery: Delivery) -> bool:
-        """Put answers SMTP could not take into the outbox, for the dispatcher to retry; False if that failed."""
+        """Put answers SMTP could not take into the outbox, for the outbox sender to retry; False if that failed."""
         mails = [answer_mail(msg.sender_id, msg.raw, r) for r in replies]
         first = Target("email", msg.sender_id)
         to = Recipient(str(first), "reply", first, "zh")

@@ -16,7 +16,7 @@ async def work(config: str, mode: str, owner: str, lease: str) -> None:
     """One sending process, as ``orderbot serve`` builds it (engine, Telegram channel, outbox sender).
 
     ``crash``: claim one row, say ``claimed <id>``, then hang before sending it (the test kills
-    it there). ``race``: say ``ready``, wait for a line on stdin, run the dispatcher until no row
+    it there). ``race``: say ``ready``, wait for a line on stdin, run the sender until no row
     is pending or being sent, say ``done``.
     """
     settings = load_settings(config)
@@ -25,21 +25,21 @@ async def work(config: str, mode: str, owner: str, lease: str) -> None:
         channel = make_channel("telegram", settings)
         await channel.startup()
         if mode == "crash":
-            dispatcher = OutboxSender(settings.notifications, engine, {"telegram": channel}, owner=owner,
+            sender = OutboxSender(settings.notifications, engine, {"telegram": channel}, owner=owner,
                                       lease_seconds=float(lease))
-            rows = await dispatcher.claim(1)
+            rows = await sender.claim(1)
             print("claimed", *[r["id"] for r in rows], flush=True)
             await asyncio.Event().wait()  # SIGKILL lands here, after the claim, before the send
-            await dispatcher.deliver(rows)  # never reached: a one-row claim is one message
+            await sender.deliver(rows)  # never reached: a one-row claim is one message
             return
-        dispatcher = OutboxSender(settings.notifications, engine, {"telegram": channel}, owner=owner, concurrency=16,
+        sender = OutboxSender(settings.notifications, engine, {"telegram": channel}, owner=owner, concurrency=16,
                                   poll_seconds=0.1)
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        running = asyncio.create_task(dispatcher.run())
+        running = asyncio.create_task(sender.run())
         while await Outbox.filter(status__in=["pending", "sending"]).exists():
             await asyncio.sleep(0.1)
-        await dispatcher.stop()
+        await sender.stop()
         await running
         await channel.shutdown()
         print("done", flush=True)
