@@ -1,6 +1,7 @@
 """The layout holds: every import follows an arrow ARCHITECTURE.md allows, no two files import
 each other (directly or round about), SQL is written only in ``models/``, and only ``models/``
-(and ``bot/db.py``, which sets the ORM up) touch the ORM's own modules.
+(and ``bot/db.py``, which sets the ORM up) touch the ORM's own modules. Test modules share
+code only through ``tests/kit``.
 
 Imports are read with ``ast`` from every product file: module level, inside functions and
 under ``TYPE_CHECKING`` alike. The allowed arrows are read from ARCHITECTURE.md's table, so
@@ -169,3 +170,13 @@ def test_the_sql_pattern_finds_sql_and_not_prose():
     assert SQL.search("SELECT id FROM orders WHERE x = ?") and SQL.search("UPDATE outbox SET status = ?")
     assert SQL.search("INSERT INTO audit_log (at) VALUES (?)") and SQL.search("DELETE FROM inbound_dedupe")
     assert not SQL.search("select a node from the list") and not SQL.search("update the order")
+
+
+def test_tests_share_only_through_the_kit():
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests") \
+                    and not (node.module or "").startswith("tests.kit"):
+                found.append(f"{path.name}:{node.lineno}: from {node.module} import ...")
+    assert not found, "\n".join(found)
