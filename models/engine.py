@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import orders, queries, schedule
+from models import orders, schedule
 from models.changes import Change, ChangeHook, EventResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -136,10 +135,6 @@ class ProgressEngine:
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
-
-    def late_query(self) -> Q:
-        """Orders past their promised date that have not reached their workflow's done node."""
-        return queries.late(self.workflows, self.today())
 
     # ------------------------------------------------------------ orders
     async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None
