@@ -70,7 +70,8 @@ async def challenge(ctx: Context, ref: str, order: Order | None) -> Reply:
         to = Target("email", customer.email)
         await outbox.post([Notice(f"code:{challenge_id}", VERIFICATION_CODE,
                                   Recipient(str(to), DIRECT, to, customer.locale or ctx.locale),
-                                  {"code": code, "order_no": no}, no, now)])
+                                  {"code": code, "order_no": no, "expires_at": (now + CODE_TTL).isoformat()}, no,
+                                  now)])
     return ctx.reply("verify.code_sent", order_no=no)
 
 

@@ -11,8 +11,8 @@ it for the end of quiet hours (customers only); render it in the row's language;
 person's channels in order (``Person.targets``: last used → other bound → e-mail). A
 channel that cannot reach them now (``Delivery.unreachable``) or refuses for good passes
 to the next; a failure that may pass is retried with exponential backoff and jitter,
-after ``max_attempts`` the row is dead-lettered (``failed``). When no channel is left the
-row is ``undeliverable``. Both show in ``orderbot outbox list --failed``.
+after ``max_attempts`` the row is dead-lettered (``failed``), as is a row whose payload's
+``expires_at`` has passed. When no channel is left the row is ``undeliverable``. Both show in ``orderbot outbox list --failed``.
 
 The sender knows channels only through ``adapters.base``: it hands each adapter the target,
 the rendered reply and the ``Occasion`` (the notice's kind and facts); what a platform
@@ -184,6 +184,10 @@ class OutboxSender:
 
     async def _deliver(self, group: list[dict[str, Any]]) -> None:
         row = group[0]
+        if (expires := row["payload"].get("expires_at")) and datetime.fromisoformat(expires) <= self.clock():
+            # Worth nothing any more (a code past its 10 minutes): a late one would only mislead.
+            await self._record(group, "failed", error="expired before it could be sent", count=True)
+            return
         rows = await self._digest(group)
         person = await person_of(sql.current(), row["recipient"])
         targets = person.targets() if person else [Target(row["channel"], row["address"])]

@@ -7,7 +7,7 @@ import re
 from models.chats import Challenge
 from models.outbox import Outbox
 from models.people import Identity, StaffMember, add_staff
-from tests.kit.base import Bot
+from tests.kit.base import Bot, free_port
 from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
 
 
@@ -134,3 +134,18 @@ async def test_staff_are_never_asked_for_a_code(bot: Bot):
     reply = await bot.flow("2001").say(NO)
     assert STOCKING.search(reply) and "12,345.67" in reply and bot.mail.messages == []
     assert await StaffMember.filter(code="M001").exists()
+
+
+async def test_a_code_that_could_not_be_mailed_in_time_is_never_mailed(bot: Bot, settings):
+    await order_at(bot)
+    up = settings.email.smtp_port
+    settings.email.smtp_port = free_port()  # the mail server is down
+    assert ASKS_CODE.search(await bot.flow().say(NO))
+    [row] = await Outbox.filter(kind="verification_code")
+    assert row.status == "pending" and row.attempts == 1 and bot.mail.codes(EMAIL) == [], "kept to try again"
+    settings.email.smtp_port = up
+    bot.clock.advance(minutes=11)  # past the code's 10 minutes
+    await bot.sender.run_once()
+    row = await Outbox.get(id=row.id)
+    assert (row.status, row.last_error, row.payload) == ("failed", "expired before it could be sent", {})
+    assert bot.mail.codes(EMAIL) == [], "a dead code is not mailed"
