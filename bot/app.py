@@ -79,7 +79,7 @@ def host(settings: Settings, on_message: OnMessage | None = None) -> Host:
 def make_channel(name: str, settings: Settings, on_message: OnMessage | None = None) -> Adapter:
     """One registered channel, made from its settings section (whatever its ``enabled``)."""
     channel = next(c for c in CHANNELS if c.name == name)
-    return channel.make(getattr(settings, name), host(settings, on_message))
+    return channel.make(getattr(settings, channel.name), host(settings, on_message))
 
 
 def build_channels(settings: Settings, on_message: OnMessage | None = None) -> list[Adapter]:
@@ -90,7 +90,7 @@ def build_channels(settings: Settings, on_message: OnMessage | None = None) -> l
         if problem:
             log.info("%s: not started (%s)", channel.name, problem)
         else:
-            made.append(channel.make(getattr(settings, channel.name), host(settings, on_message)))
+            made.append(make_channel(channel.name, settings, on_message))
     return made
 
 

@@ -289,6 +289,6 @@ async def progress_facts(order_id: int) -> tuple[set[str], list[tuple[str, str |
 def mark_noticed(column: str, source_column: str, order_ids: list[int]) -> tuple[str, list[int]]:
     """The statement that marks late conditions as told (``column`` set from ``source_column``),
     for ``models.sql.atomic`` together with the notices."""
-    assert column in ("late_noticed_for", "overdue_noticed_at") and source_column in ("promised_date",
-                                                                                       "node_entered_at")
+    if (column, source_column) not in (("late_noticed_for", "promised_date"), ("overdue_noticed_at", "node_entered_at")):
+        raise ValueError(f"not a late condition: {column} = {source_column}")  # names go into the SQL text
     return f"UPDATE orders SET {column} = {source_column} WHERE id IN ({marks(len(order_ids))})", order_ids

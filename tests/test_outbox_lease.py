@@ -3,25 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.base import Occasion
-from models.messages import Delivery, Reply, Target
+from models.messages import Target
 from models.outbox import Outbox, enqueue
 from models.recipients import Recipient
 from notifications.sending import OutboxSender
-
-
-class SlowChat:
-    """A channel whose every send takes ``seconds`` (the platform's limit makes it wait)."""
-
-    name = "telegram"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.sent = seconds, []
-
-    async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
-        await asyncio.sleep(self.seconds)
-        self.sent.append((target, reply.text))
-        return Delivery.sent(str(len(self.sent)))
+from tests.kit.fakes import Recorder
 
 
 async def test_a_live_senders_lease_is_renewed_so_nobody_sends_it_twice(settings, engine):
@@ -30,7 +16,7 @@ async def test_a_live_senders_lease_is_renewed_so_nobody_sends_it_twice(settings
     await enqueue("exception:1:opened", "exception_opened", [Recipient(str(group), "staff", group, "zh")],
                   {"order_no": "SO202611240001", "workflow": "standard", "node": "stocking", "kind": "stockout",
                    "note": "缺料"}, order_no="SO202611240001", due=engine.clock())
-    slow = SlowChat(2.0)
+    slow = Recorder("telegram", delay=2.0)  # a group chat's pace makes every send wait
     first = OutboxSender(settings.notifications, engine, {"telegram": slow}, owner="first", lease_seconds=0.6,
                          poll_seconds=0.05)
     second = OutboxSender(settings.notifications, engine, {"telegram": slow}, owner="second", lease_seconds=0.6,
@@ -44,6 +30,6 @@ async def test_a_live_senders_lease_is_renewed_so_nobody_sends_it_twice(settings
     for task in running:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
-    assert len(slow.sent) == 1 and "SO202611240001" in slow.sent[0][1]
+    assert len(slow.sent) == 1 and "SO202611240001" in slow.texts()[0]
     row = await Outbox.get()
     assert (row.status, row.sent_via, row.lease_owner) == ("sent", str(group), None)

@@ -27,16 +27,14 @@ class Terminal:
                  out: TextIO | None = None) -> None:
         self.on_message, self.channel, self.sender, self.group = on_message, channel, sender, group
         self.out = out or sys.stdout
-        self._run = uuid.uuid4().hex[:8]  # message ids unique to this run, as a platform's would be
-        self._n = 0
 
     def parse(self, raw: Any) -> InboundMessage | None:
         """A typed line as a message; None for a blank one."""
         if not isinstance(raw, str) or not raw.strip():
             return None
-        self._n += 1
+        # A fresh id each line, as a platform's would be: the line is handled once.
         return InboundMessage(channel=self.channel, sender_id=self.sender, chat_id=self.group or self.sender,
-                              text=raw.rstrip("\r\n"), message_id=f"terminal-{self._run}-{self._n}",
+                              text=raw.rstrip("\r\n"), message_id=f"terminal-{uuid.uuid4().hex}",
                               is_group=self.group is not None, mentioned=self.group is not None)
 
     async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:

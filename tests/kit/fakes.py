@@ -2,6 +2,7 @@
 sink, a frozen clock."""
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,8 +59,8 @@ class Recorder:
 
     routes: tuple[Route, ...] = ()
 
-    def __init__(self, name: str = "telegram", answer: Delivery | None = None) -> None:
-        self.name = name
+    def __init__(self, name: str = "telegram", answer: Delivery | None = None, *, delay: float = 0.0) -> None:
+        self.name, self.delay = name, delay  # delay: every send takes this long (a platform's limit)
         self.answer = answer or Delivery.sent()
         self.sent: list[tuple[Target, Reply, Occasion | None]] = []
 
@@ -67,6 +68,8 @@ class Recorder:
         return None
 
     async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.sent.append((target, reply, occasion))
         return self.answer
 
