@@ -103,8 +103,7 @@ def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[KEYS] = KeyChecker()
-    app[LINKS] = LinkMaker(settings.security.secret_key.get_secret_value(), settings.server.public_url,
-                           lambda: settings.telegram.bot_username, engine.today)
+    app[LINKS] = LinkMaker(settings.server.public_url, lambda: settings.telegram.bot_username, engine.clock)
     app[MOUNTED] = tuple(r for c in channels for r in c.routes)
     routes.register(app)
     for r in app[MOUNTED]:

@@ -6,7 +6,7 @@ from rapidfuzz import fuzz, process
 from bot.conversation.cards import order_card
 from bot.conversation.policy import Audience, audience, staff_may_see
 from bot.conversation.router import Context
-from models import audit, orders, requests
+from models import access, audit, orders, requests
 from models.messages import Button, Reply
 from models.orders import Order
 from models.people import Role, StaffMember
@@ -19,6 +19,16 @@ FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
 async def find_order(ctx: Context, ref: str) -> Order | None:
     """The order with this number, or with this courier tracking number."""
     return await orders.find_order(ctx.services.engine.normalize(ref))
+
+
+async def sees(ctx: Context, order: Order) -> str | None:
+    """How this customer's chat may see ``order``: "bound" (the customer's own chat), "granted"
+    (it proved itself for this order with a code or a token), or None."""
+    if ctx.customer is not None and order.customer_id == ctx.customer.id:
+        return "bound"
+    if await access.granted(ctx.identity.id, order.id):
+        return "granted"
+    return None
 
 
 async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | None = None) -> Reply:
@@ -34,8 +44,13 @@ async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | No
     text = f"{prefix}\n\n{card.text}" if prefix else card.text
     if view == Audience.CUSTOMER:
         ctx.session.data["last_order"] = order.order_no
-        if pending := ctx.session.data.pop("pending_request", None):
-            text += "\n\n" + await record_request(ctx, order, pending["kind"], pending["text"])
+        # A request waits for proof: mail nobody vouched for needs the code first.
+        if ctx.session.data.get("pending_request") and (ctx.msg.authenticated or verified_by == "code"):
+            pending = ctx.session.data.pop("pending_request")
+            if pending["kind"] == "subscribe":  # the code subscribed the chat to the order already
+                text += "\n\n" + ctx.t("sub.order", order_no=order.order_no)
+            else:
+                text += "\n\n" + await record_request(ctx, order, pending["kind"], pending["text"])
         no = order.order_no
         return Reply(text, buttons=(Button(ctx.t("button.subscribe"), ctx.t("button.subscribe.data", order_no=no)),
                                     Button(ctx.t("button.human"), ctx.t("button.human.data", order_no=no))))

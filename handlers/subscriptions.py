@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.conversation.policy import staff_may_see
 from bot.conversation.router import Context, Router
-from handlers.common import find_order
-from models import recipients
+from handlers.common import find_order, sees
+from handlers.verification import challenge
+from models import access, recipients
 from models.messages import InboundMessage, Reply
 from models.people import Role
 
@@ -23,19 +24,30 @@ async def _unsubscribe(ctx: Context, *, key: str | None = None, prefix: str | No
 
 @router.intent("subscribe")
 async def customer_subscribe(msg: InboundMessage, ctx: Context) -> Reply | None:
+    """A customer follows one order they may see, or (from the customer's own chat) all their orders."""
     if ctx.staff is not None:
         return None
-    if ctx.customer is None:
-        return ctx.reply("sub.need_bind")
     refs = ctx.parse.order_refs
-    if refs:
-        order = await find_order(ctx, refs[0])
-        if order is None or order.customer_id != ctx.customer.id:
-            return ctx.reply("track.ask_order")
-        await _subscribe(ctx, "order", f"order:{order.id}", order=order, customer=ctx.customer)
-        return ctx.reply("sub.order", order_no=order.order_no)
-    await _subscribe(ctx, "customer", f"customer:{ctx.customer.id}", customer=ctx.customer)
-    return ctx.reply("sub.all")
+    last = ctx.session.data.get("last_order")
+    order = await find_order(ctx, refs[0] if refs else last) if refs or last else None
+    if order is not None and await sees(ctx, order) is None:
+        order = None
+    if refs and order is None:
+        return ctx.reply("track.ask_order") if ctx.customer or await access.granted_orders(ctx.identity.id) \
+            else ctx.reply("sub.need_bind")
+    if not msg.authenticated:
+        if order is None:
+            return ctx.reply("sub.need_bind")
+        # Mail no server vouched for may come from anyone: a code to the address on file first.
+        ctx.session.data["pending_request"] = {"kind": "subscribe", "text": msg.text}
+        return await challenge(ctx, order.order_no, order, prefix=ctx.t("verify.confirm_change"))
+    if ctx.customer is not None and not refs:
+        await _subscribe(ctx, "customer", f"customer:{ctx.customer.id}", customer=ctx.customer)
+        return ctx.reply("sub.all")
+    if order is None:
+        return ctx.reply("sub.need_bind")
+    await _subscribe(ctx, "order", f"order:{order.id}", order=order, customer_id=order.customer_id)
+    return ctx.reply("sub.order", order_no=order.order_no)
 
 
 @router.intent("unsubscribe")

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "models.platforms",
     "models.leases",
     "models.recipients",
+    "models.access",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

@@ -43,6 +43,7 @@ class Challenge(Model):
                                    on_delete=fields.CASCADE)
     customer = fields.ForeignKeyField("orderbot.Customer", related_name="challenges", null=True,
                                       on_delete=fields.CASCADE)
+    order_ref = fields.CharField(max_length=64, default="")  # the number asked for, known or not
     code_hash = fields.CharField(max_length=128)
     attempts = fields.IntField(default=0)
     expires_at = fields.DatetimeField()
@@ -181,10 +182,10 @@ async def first_contact(channel: str, sender: str, locale: str | None, now: date
 
 
 # ---------------------------------------------------------------- one-time codes
-async def new_challenge(session_key: str, order: Any, customer: Any, code_hash: str, expires_at: datetime,
-                        now: datetime) -> int:
+async def new_challenge(session_key: str, order_ref: str, order: Any, customer: Any, code_hash: str,
+                        expires_at: datetime, now: datetime) -> int:
     """A fresh code for this conversation (the ones before it are spent): its id."""
     await Challenge.filter(session_key=session_key, consumed_at__isnull=True).update(consumed_at=now)
-    challenge = await Challenge.create(session_key=session_key, order=order, customer=customer, code_hash=code_hash,
-                                       expires_at=expires_at)
+    challenge = await Challenge.create(session_key=session_key, order_ref=order_ref[:64], order=order,
+                                       customer=customer, code_hash=code_hash, expires_at=expires_at)
     return challenge.id

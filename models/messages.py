@@ -43,6 +43,7 @@ class InboundMessage:
     source: str | None = None
     language: str | None = None  # what the platform says the person reads (Telegram's language_code)
     kind: str = "text"  # what was sent: text, or a picture, voice, sticker... (``text`` is then empty)
+    authenticated: bool = True  # the sender is who they say (False for e-mail whose From no server vouched for)
     raw: Any = field(default=None, compare=False, repr=False)
 
     @property

@@ -26,7 +26,7 @@ class Renderer:
             "node_entered": self._node, "eta_changed": self._eta_changed, "late": self._late,
             "overdue": self._overdue, "exception_opened": self._exception, "exception_resolved": self._exception,
             "escalated": self._escalated, "customer_request": self._request,
-            "verification_locked": self._locked,
+            "verification_locked": self._locked, "verification_stopped": self._stopped,
         }
 
     def reply(self, kind: str, payload: dict[str, Any], locale: str, audience: str = "customer") -> Reply:
@@ -105,6 +105,10 @@ class Renderer:
     def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],
                   kind=t(f"request.kind.{p['kind']}", locale), text=p.get("text", ""))]
+
+    def _stopped(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.verification_stopped", locale, channel=p["channel"], order_no=p["order_no"],
+                  tries=p["tries"])]
 
     def _locked(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.verification_locked", locale, channel=p["channel"], order_no=p["order_no"],

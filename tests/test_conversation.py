@@ -150,11 +150,13 @@ async def test_customer_subscriptions(bot: Bot):
     assert "验证" in await flow.say(f"订阅{NO}的进度")
     await flow.say(NO)
     await flow.say(bot.mail.codes(EMAIL)[-1])
+    assert await Subscription.filter(scope="order", channel="telegram", address="1001").count() == 1, \
+        "a chat that proved itself for an order hears of it"
     assert NO in await flow.say(f"订阅{NO}的进度")
+    assert NO in await flow.say("发货了通知我一下"), "the order just shown"
     assert await Subscription.filter(scope="order", channel="telegram", address="1001").count() == 1
-    await flow.say("发货了通知我一下")
-    assert await Subscription.filter(scope="customer").count() == 1
-    assert "2" in await flow.say("取消订阅")
+    assert await Subscription.filter(scope="customer").count() == 0, "all the customer's orders need their own chat"
+    assert "1" in await flow.say("取消订阅")
     assert await Subscription.all().count() == 0
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import re
 
+from models.access import OrderAccess
 from models.chats import Challenge
+from models.orders import Order
 from models.outbox import Outbox
 from models.people import Identity, StaffMember, add_staff
 from tests.kit.base import Bot, free_port
@@ -26,7 +28,9 @@ async def test_the_whole_code_flow(bot: Bot):
     assert STOCKING.search(again)
     assert len(bot.mail.to(EMAIL)) == 1, "a bound chat needs no second code"
     identity = await Identity.get(channel="telegram", external_id="1001")
-    assert identity.customer_id is not None
+    assert identity.customer_id is None, "a code opens the order it was asked for, not the customer's others"
+    assert [a.order_id for a in await OrderAccess.filter(identity_id=identity.id)] == [
+        (await Order.get(order_no=NO)).id]
 
 
 async def test_a_wrong_code_shows_nothing_and_says_how_many_tries_are_left(bot: Bot):
@@ -75,7 +79,7 @@ async def test_the_reply_is_the_same_whether_or_not_the_order_exists(bot: Bot):
     await order_at(bot)
     real = await bot.flow("1001").say(f"查一下订单{NO}")
     ghost = await bot.flow("1002").say("查一下订单SO209912310077")
-    mask = lambda text: re.sub(r"SO\d+", "#", text)  # noqa: E731
+    mask = lambda text: re.sub(r"SO\d+", "#", text)
     assert mask(real) == mask(ghost)
     # what follows is alike too: a wrong code to the ghost counts down the same way
     assert mask(await bot.flow("1001").say("000001")) == mask(await bot.flow("1002").say("000001"))
@@ -92,7 +96,8 @@ async def test_a_deep_link_binds_without_a_code_and_logout_unbinds(bot: Bot, api
     status, created = await api.create("SO202611240043")
     assert status == 201 and created["links"]["wechat_scene"] == "bind_" + created["bind_token"]
     flow = bot.flow("1005")
-    assert "张三" in await flow.say(f"/start {created['bind_token']}")
+    opened = await flow.say(f"/start {created['bind_token']}")
+    assert "已绑定订单 SO202611240043" in opened
     assert "SO202611240043" in await flow.say("我的订单")
     assert bot.mail.messages == []
     assert "解除" in await flow.say("退出")

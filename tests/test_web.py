@@ -16,10 +16,11 @@ from adapters.web.cookies import COOKIE, cookie_value
 from bot.app import build_app, make_channel
 from bot.config import ConfigError, load_settings
 from bot.conversation.inbound import Inbound
+from models.access import OrderAccess
 from models.messages import Reply, Target
 from models.people import Identity
 from tests.kit.base import SECRET, Bot
-from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
+from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, opened, order_at
 from tests.kit.web_client import Site, serve_site
 
 
@@ -92,7 +93,7 @@ async def test_the_whole_code_flow_through_the_http_api(site: Site):
     again = await me.say("我的订单到哪了")
     assert STOCKING.search(again) and len(site.bot.mail.to(EMAIL)) == 1, "the same cookie needs no second code"
     identity = await Identity.get(channel="web", external_id=me.visitor_id)
-    assert identity.customer_id is not None and identity.locale == "zh"
+    assert await opened("web", me.visitor_id) == [NO] and identity.locale == "zh"
 
     stranger = site.visitor()
     reply = await stranger.say(f"查一下订单{NO}")
@@ -123,7 +124,7 @@ async def test_a_forged_cookie_gets_a_fresh_visitor_and_sees_nothing(site: Site,
         reply = await thief.say(f"查一下订单{NO}")
         assert ASKS_CODE.search(reply) and not STOCKING.search(reply), forged
         assert thief.visitor_id not in (None, victim), "the forged cookie is replaced by a fresh visitor"
-    assert await Identity.filter(channel="web", customer_id__not_isnull=True).count() == 1
+    assert await OrderAccess.all().count() == 1, "only the owner's visitor sees the order"
 
 
 async def test_a_retried_message_id_is_answered_once(site: Site):
@@ -265,7 +266,7 @@ async def test_a_start_link_binds_the_visitor_without_a_code(site: Site, api):
     async with me.session.get(f"{site.base}/chat?start={created['bind_token']}") as r:
         config = json.loads(re.search(r'id="ob-config">(.*?)</script>', await r.text()).group(1))
     assert config["start"] == created["bind_token"], "the page sends /start <token> first"
-    assert "张三" in await me.say(f"/start {config['start']}")
+    assert "已绑定订单 SO202611240043" in await me.say(f"/start {config['start']}")
     listed = await me.say("我的订单")
     assert "SO202611240043" in listed and site.bot.mail.messages == []
 

@@ -28,7 +28,7 @@ from models.people import Identity
 from models.platforms import ChannelToken
 from models.schedule import utcnow
 from tests.kit.base import Bot
-from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, order_at
+from tests.kit.story import ASKS_CODE, EMAIL, NO, STOCKING, opened, order_at
 from tests.kit.wechat_api import (
     AES_KEY,
     APP_ID,
@@ -59,7 +59,7 @@ async def test_a_text_asks_for_a_code_and_the_code_shows_the_progress(wx: WeChat
     [code] = bot.mail.codes(EMAIL)
     shown = await wx.say("o_user_1", code)
     assert STOCKING.search(shown.text) and "12345.67" not in shown.text
-    assert (await Identity.get(channel="wechat", external_id="o_user_1")).customer_id is not None
+    assert await opened("wechat", "o_user_1") == [NO]
 
 
 async def test_a_bad_signature_is_refused_with_nothing_stored(wx: WeChatSide, bot: Bot):
@@ -275,13 +275,14 @@ async def test_following_through_a_bind_qr_code_binds(wx: WeChatSide, bot: Bot, 
     assert status == 201
     scene = created["links"]["wechat_scene"]
     followed = await wx.post(event_xml("o_user_20", "subscribe", f"qrscene_{scene}"))
-    assert "张三" in followed.text
-    scanned = await wx.post(event_xml("o_user_21", "SCAN", scene))
-    assert "张三" in scanned.text
-    for openid in ("o_user_20", "o_user_21"):
-        assert (await Identity.get(channel="wechat", external_id=openid)).customer_id is not None
+    assert "已绑定订单 SO202611240043" in followed.text
     listed = await wx.say("o_user_20", "我的订单")
     assert "SO202611240043" in listed.text and bot.mail.messages == []
+    again = await wx.post(event_xml("o_user_20", "SCAN", scene))
+    assert "已绑定订单 SO202611240043" in again.text, "the chat that used the token may use it again"
+    scanned = await wx.post(event_xml("o_user_21", "SCAN", scene))
+    assert "另一个聊天" in scanned.text and ASKS_CODE.search(scanned.text), "another chat gets the code flow"
+    assert await opened("wechat", "o_user_20") == ["SO202611240043"] and await opened("wechat", "o_user_21") == []
 
 
 async def test_a_bad_bind_scene_binds_nobody_and_a_plain_follow_is_greeted(wx: WeChatSide):

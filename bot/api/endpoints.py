@@ -43,13 +43,13 @@ def _exception_id(request: web.Request) -> int:
 async def create_order(request: web.Request) -> web.Response:
     """201 with the new order; 200 with the existing one when the same order is sent again.
 
-    The answer carries a bind token and the links that use it: a customer who follows one
-    links their chat without a code.
+    The answer carries a bind token of this order and the links that use it: the first chat
+    that follows one sees this order without a code.
     """
     body = await parse_body(request, OrderIn)
     engine = _engine(request)
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
-    token, links = request.app[LINKS](order.customer_id)
+    token, links = await request.app[LINKS](order.id)
     detail = await views.detail(engine, order)
     return _json(views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
                  status=201 if created else 200)

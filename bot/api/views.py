@@ -12,7 +12,7 @@ from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, create_model
 
-from bot.conversation.tokens import bind_token
+from models import access
 from models.engine import ProgressEngine
 from models.inputs import JsonDecimal
 from models.orders import EventRecord, Order, OrderCommercial, OrderException, events_of
@@ -106,15 +106,18 @@ class BindLinks(BaseModel):
 
 @dataclass(frozen=True)
 class LinkMaker:
-    """A customer's bind token and the links that use it (``links`` of ``POST /orders``)."""
+    """A fresh bind token for one order and the links that use it (``links`` of ``POST /orders``).
 
-    secret_key: str
+    Each token opens that one order, for the first chat that uses it, for 30 days
+    (``models.access``).
+    """
+
     public_url: str | None
     telegram_username: Callable[[], str | None]  # known once the Telegram channel has asked getMe
-    today: Callable[[], date]
+    clock: Callable[[], datetime]
 
-    def __call__(self, customer_id: int) -> tuple[str, BindLinks]:
-        token = bind_token(self.secret_key, customer_id, self.today())
+    async def __call__(self, order_id: int) -> tuple[str, BindLinks]:
+        token = await access.new_token(order_id, self.clock())
         bot_name, public = self.telegram_username(), self.public_url
         return token, BindLinks(telegram=f"https://t.me/{bot_name}?start={token}" if bot_name else None,
                                 wechat_scene=f"bind_{token}", web=f"{public}/chat?start={token}" if public else None)

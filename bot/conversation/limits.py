@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models import chats
 from models.schedule import utcnow
@@ -28,8 +28,20 @@ class Limit:
 
 PER_CHAT = Limit("chat", 30, 60)  # messages of one chat
 PER_SOURCE = Limit("source", 60, 60)  # messages from one network address (web chat)
-PER_ORDER = Limit("order", 30, 600)  # lookups of one order, whoever asks
-CODES_PER_ORDER = Limit("codes", 5, 3600)  # code mails to one order's contact
+# Only people who may not see an order yet are counted below: its customer's chats and the
+# staff never spend these, so strangers cannot use them up for them.
+STRANGERS_PER_ORDER = Limit("order", 30, 600)  # strangers' lookups of one order number
+LOOKUPS_PER_STRANGER = Limit("lookups", 20, 600)  # one stranger's lookups (per address, else per chat)
+CODES_PER_ASKER = Limit("codes-asker", 3, 3600)  # code mails one chat may have sent for one order
+CODES_PER_ORDER = Limit("codes", 10, 3600)  # code mails for one order, whoever asks
+
+# Wrong codes over a rolling day, across every chat and channel; past them codes stop until reopened.
+GUESS_WINDOW = timedelta(hours=24)
+GUESS_BUDGET = {"order": 10, "customer": 20}
+
+# A stranger's lookup and code check take at least this long, so that the time an answer
+# takes does not tell a real order from a made-up one (the real one mails a code).
+STRANGER_FLOOR = 0.05  # seconds
 
 
 class RateLimiter:

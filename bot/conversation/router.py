@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -56,6 +57,7 @@ class Context:
     parse: Parse | None = None
     command: str | None = None
     args: tuple[str, ...] = ()
+    floor: float = 0.0  # the answer takes at least this many seconds (see limits.STRANGER_FLOOR)
 
     def t(self, key: str, **values: object) -> str:
         return t(key, self.locale, **values)
@@ -130,7 +132,10 @@ class Conversation:
     async def handle(self, msg: InboundMessage) -> list[Reply]:
         if msg.is_group and not msg.mentioned:
             return []  # privacy: in groups the bot answers only when addressed
+        started = time.monotonic()
         msg = _trimmed(msg)
+        ctx: Context | None = None
+        replies: list[Reply] = []
         # The rate limits and the sender's identity are asked for alongside the conversation's
         # lease: on SQLite their statements then share one trip to the database (models.batch).
         checks = asyncio.gather(self._allowed(msg), _who(msg))
@@ -147,13 +152,16 @@ class Conversation:
                     if route.matches(ctx):
                         reply = await route.handler(msg, ctx)
                         if reply is not None:
-                            return [reply]
+                            replies = [reply]
+                            break
         except SessionBusy:
             log.warning("conversation %s stayed busy; message dropped", msg.session_key)
             return [Reply(t("rate_limited", _guess_locale(msg.text)))]
         finally:
             _forget(checks)
-        return []
+        if ctx is not None and ctx.floor:
+            await asyncio.sleep(max(0.0, started + ctx.floor - time.monotonic()))
+        return replies
 
     async def _allowed(self, msg: InboundMessage) -> bool:
         """Within the chat's limit, and the network source's when there is one."""

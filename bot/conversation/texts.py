@@ -67,8 +67,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Too many wrong codes: this chat is locked; try again in {minutes} minutes.",
     },
     # No "code"/"验证码" in a message that shows progress: people skim for the word and stop.
-    "verify.ok": {"zh": "验证成功，此会话已绑定，以后查询无需再次验证。",
-                  "en": "Verified: this chat is now linked, no need to verify again."},
+    "verify.ok": {"zh": "验证成功，以后在此会话查询这个订单无需再次验证。",
+                  "en": "Verified: this chat can see this order from now on, no need to verify again."},
+    "verify.too_many_codes": {
+        "zh": "验证码已经发过几次了，请使用邮件里最新的一封，或 1 小时后再试。",
+        "en": "Several codes have been sent already: use the newest one in your mail, or try again in an hour.",
+    },
+    "verify.stopped": {
+        "zh": "为保护订单 {order_no}，验证码错误次数过多，验证码验证已暂停。请联系卖家恢复，"
+              "或在已绑定的聊天中发送 /reopen {order_no}。",
+        "en": "To protect order {order_no}, codes have stopped after too many wrong ones. Ask the seller to "
+              "reopen them, or send /reopen {order_no} from a chat already linked to it.",
+    },
+    "verify.confirm_change": {
+        "zh": "为确认是您本人提出的要求，请先完成验证。",
+        "en": "To make sure this request is really yours, please verify first.",
+    },
+    "reopen.ok": {"zh": "已恢复订单 {order_no} 的验证码验证。", "en": "Codes for order {order_no} work again."},
+    "reopen.none": {"zh": "订单 {order_no} 的验证码验证没有暂停。", "en": "Codes for order {order_no} had not stopped."},
     "verify.mail_subject": {"zh": "订单查询验证码 {code}", "en": "Your order lookup code {code}"},
     "verify.mail_body": {
         "zh": "您好，\n\n有人（可能是您本人）想查看订单 {order_no} 的进度。验证码：\n\n    {code}\n\n"
@@ -77,8 +93,12 @@ TEXTS: dict[str, dict[str, str]] = {
               "    {code}\n\nIt is valid for 10 minutes. If this was not you, ignore this mail.\n",
     },
     "bind.ok": {
-        "zh": "已绑定 {name}。发送“我的订单”查看全部订单，发送“退出”可解除绑定。",
-        "en": "Linked to {name}. Send \"my orders\" to see them all, or \"logout\" to unlink.",
+        "zh": "已绑定订单 {order_no}，以后在此会话可直接查看它的进度。发送“退出”可解除绑定。",
+        "en": "Linked to order {order_no}: this chat can see its progress from now on. Send \"logout\" to unlink.",
+    },
+    "bind.taken": {
+        "zh": "这个链接已在另一个聊天中使用过。",
+        "en": "This link has been used in another chat already.",
     },
     "bind.invalid": {
         "zh": "这个绑定链接无效或已过期。请直接发送订单号查询。",
@@ -207,6 +227,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "🔒 有人在 {channel} 为订单 {order_no} 连续输错 {tries} 次验证码，该会话已锁定 {minutes} 分钟。",
         "en": "🔒 Someone on {channel} entered {tries} wrong codes for order {order_no}; that chat is locked for "
               "{minutes} minutes.",
+    },
+    "notice.verification_stopped": {
+        "zh": "⛔ 订单 {order_no} 的验证码 24 小时内被输错 {tries} 次（最近一次在 {channel}），验证码验证已暂停。"
+              "确认安全后发送 /reopen {order_no} 恢复。",
+        "en": "⛔ {tries} wrong codes for order {order_no} within 24 hours (the last on {channel}): codes for it "
+              "have stopped. Send /reopen {order_no} once you are sure it is safe.",
     },
     "notice.digest": {"zh": "订单 {order_no} 有 {n} 条更新：", "en": "{n} updates on order {order_no}:"},
     "notice.ack": {"zh": "收到", "en": "Ack"},

@@ -93,6 +93,7 @@ class Flow:
     sender: str = "1001"
     chat: str | None = None
     group: bool = False
+    authenticated: bool = True  # False: e-mail whose sender no server vouched for
     replies: list[Reply] = field(default_factory=list)
     _n: int = 0
 
@@ -100,7 +101,8 @@ class Flow:
         """Send ``text``; returns the bot's answer (all replies joined), with what it mailed sent by then."""
         self._n += 1
         msg = InboundMessage(channel=self.channel, sender_id=self.sender, chat_id=self.chat or self.sender, text=text,
-                             message_id=f"{self.sender}-{self._n}", is_group=self.group, mentioned=mentioned)
+                             message_id=f"{self.sender}-{self._n}", is_group=self.group, mentioned=mentioned,
+                             authenticated=self.authenticated)
         got = await self.conversation.handle(msg)
         await self.outbox.run_once()
         self.replies += got

@@ -9,7 +9,7 @@ from tests.kit.base import Bot
 NO = "SO202611240042"
 EMAIL = "zhang@buyer.example"
 STOCKING = re.compile(r"备货|Stocking")
-ASKS_CODE = re.compile(r"验证码|code", re.I)
+ASKS_CODE = re.compile(r"验证码|code", re.IGNORECASE)
 
 
 async def order_at(bot: Bot, no: str = NO, email: str | None = EMAIL, node: str = "stocking", **extra):
@@ -21,3 +21,14 @@ async def order_at(bot: Bot, no: str = NO, email: str | None = EMAIL, node: str 
         await bot.engine.apply_event(no, EventIn(event_id=f"{no}-{i}", node=n))
         if n == node:
             break
+
+
+async def opened(channel: str, external_id: str) -> list[str]:
+    """The orders a chat proved itself for (with a code or a bind token), by number."""
+    from models.access import OrderAccess
+    from models.people import Identity
+
+    identity = await Identity.get_or_none(channel=channel, external_id=external_id)
+    if identity is None:
+        return []
+    return [a.order.order_no for a in await OrderAccess.filter(identity_id=identity.id).prefetch_related("order")]
