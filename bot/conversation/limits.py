@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from models import chats
+from models import access, chats
 from models.schedule import utcnow
 
 SWEEP_EVERY = 300  # seconds
@@ -58,4 +58,5 @@ class RateLimiter:
         if now - self._swept > SWEEP_EVERY:
             self._swept = now
             await chats.sweep_counters(math.floor(now) - 86400)
+            await access.sweep_wrong_codes(self.clock() - GUESS_WINDOW)
         return count <= limit.hits

@@ -1,6 +1,6 @@
 """The demo keeps moving: every so often an order goes on to its next node.
 
-Orders of customers who bound a chat go first, so a newcomer who binds in the web chat
+Orders a chat follows go first, so a newcomer who verifies in the web chat
 (or `orderbot chat`) sees a notice arrive within a minute or so; another order moves
 too, so the API's lists change. Moves are ordinary node events through the engine, so
 they write their notices like any ERP's would.
@@ -12,6 +12,7 @@ import logging
 import random
 
 from bot.demo.seed import event
+from models.access import OrderAccess
 from models.engine import ProgressEngine
 from models.errors import EngineError
 from models.orders import Order, OrderException
@@ -32,11 +33,13 @@ async def next_move(engine: ProgressEngine, order: Order) -> str | None:
 
 
 async def candidates(engine: ProgressEngine, rng: random.Random) -> list[Order]:
-    """A bound customer's order that can move (if any), then one other at random."""
+    """An order someone's chat follows that can move (if any), then one other at random."""
     bound = set(await Identity.filter(customer_id__isnull=False).values_list("customer_id", flat=True))
+    opened = set(await OrderAccess.all().values_list("order_id", flat=True))
     picked: list[Order] = []
-    if bound:
-        mine = await Order.filter(customer_id__in=bound).order_by("-id").limit(50)
+    if bound or opened:
+        mine = [*await Order.filter(id__in=opened).order_by("-id").limit(50),
+                *await Order.filter(customer_id__in=bound).order_by("-id").limit(50)]
         picked += [o for o in mine if await next_move(engine, o)][:1]
     recent = await Order.all().order_by("-id").limit(200)
     if recent:
