@@ -27,8 +27,9 @@ async def site(bot: Bot, settings, engine) -> AsyncIterator[Site]:
         yield s
 
 
-async def chromium(tmp_path, *args: str) -> str:
-    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+async def chromium(tmp_path, *args: str, profile: str | None = None) -> str:
+    """Chromium run once on ``args``; in a profile of its own unless one is named (its cookies kept)."""
+    profile = tmp_path / (profile or f"profile-{len(list(tmp_path.iterdir()))}")
     proc = await asyncio.create_subprocess_exec(CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
@@ -40,10 +41,10 @@ async def chromium(tmp_path, *args: str) -> str:
 async def test_a_phone_browser_follows_the_link_and_shows_the_bots_reply(site: Site, api, tmp_path):
     _, created = await api.create("SO202611240043")
     url = f"{site.base}/chat?start={created['bind_token']}"
-    dom = await chromium(tmp_path, "--dump-dom", url)
-    assert "已绑定 张三" in dom, dom[-3000:]
+    dom = await chromium(tmp_path, "--dump-dom", url, profile="phone")
+    assert "已绑定订单 SO202611240043" in dom, dom[-3000:]
     shot = tmp_path / "chat-375x812.png"
-    await chromium(tmp_path, f"--screenshot={shot}", url)
+    await chromium(tmp_path, f"--screenshot={shot}", url, profile="phone")  # the same browser: its link still works
     header = shot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", header[16:24]) == (375, 812)
     assert shot.stat().st_size > 10_000, "a page with text on it, not a blank one"
