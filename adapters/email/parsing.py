@@ -23,6 +23,7 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|答复|回复|回覆|答覆)
 _PLACEHOLDERS = frozenset({"", "no subject", "(no subject)", "无主题", "(无主题)", "untitled", "(untitled)"})
 _GB = frozenset({"gb2312", "gbk", "x-gbk", "gb_2312-80", "euc-cn"})  # GB18030 reads all of them
 MAX_SUBJECT = 200
+TOPMOST = SenderCheck()  # the default: only the topmost Authentication-Results header proves a From
 
 
 def _one_line(value: object) -> str:
@@ -85,8 +86,7 @@ def dedupe_key(msg: Message, raw: bytes) -> str:
     return mid if mid else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def parse_mail(raw: object, own_addresses: Iterable[str] = (), check: SenderCheck = SenderCheck()
-               ) -> InboundMessage | None:
+def parse_mail(raw: object, own_addresses: Iterable[str] = (), check: SenderCheck = TOPMOST) -> InboundMessage | None:
     """``raw`` RFC 822 bytes as an InboundMessage; None for mail not to answer or not readable.
 
     ``check`` says whether the receiving server proved the From (``authenticated``). Every
