@@ -54,6 +54,7 @@ class Host:
 
     secret_key: str
     public_url: str | None = None
+    listen_url: str | None = None  # http://HOST:PORT that serve binds; the service's address when public_url is unset
     on_message: OnMessage | None = None  # the conversation; None where a channel only sends
     words: Words | None = None
 

@@ -72,8 +72,10 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
 
 def host(settings: Settings, on_message: OnMessage | None = None) -> Host:
     """What every channel is handed: where the service is, the conversation, the bot's words."""
-    return Host(secret_key=settings.security.secret_key.get_secret_value(), public_url=settings.server.public_url,
-                on_message=on_message, words=t)
+    server = settings.server
+    listen = f"[{server.host}]" if ":" in server.host else server.host
+    return Host(secret_key=settings.security.secret_key.get_secret_value(), public_url=server.public_url,
+                listen_url=f"http://{listen}:{server.port}", on_message=on_message, words=t)
 
 
 def make_channel(name: str, settings: Settings, on_message: OnMessage | None = None) -> Adapter:

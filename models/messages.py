@@ -30,6 +30,8 @@ class InboundMessage:
     mention, a command or a reply to the bot). ``source`` is where it came from at the
     network level (an IP address for web chat), for rate limits. ``message_id`` is the
     platform's id of the message: a retry carries the same one and is handled once.
+    ``authenticated`` False: nothing vouches that ``sender_id`` wrote it (an e-mail whose
+    From no receiving-server check confirmed), so it must not be enough to change anything.
     """
 
     channel: str
@@ -43,7 +45,7 @@ class InboundMessage:
     source: str | None = None
     language: str | None = None  # what the platform says the person reads (Telegram's language_code)
     kind: str = "text"  # what was sent: text, or a picture, voice, sticker... (``text`` is then empty)
-    authenticated: bool = True  # the sender is who they say (False for e-mail whose From no server vouched for)
+    authenticated: bool = True  # platforms name their senders; an e-mail's From is typed, so e-mail says per mail
     raw: Any = field(default=None, compare=False, repr=False)
 
     @property

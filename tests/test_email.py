@@ -26,6 +26,7 @@ from adapters.email.imap import MailboxWatcher
 from adapters.email.outgoing import outcome
 from adapters.email.parsing import reply_subject
 from bot.app import build_conversation, make_channel
+from bot.config import load_settings
 from bot.conversation.inbound import Inbound
 from bot.conversation.nlu import Parser
 from models.inputs import CustomerIn, EventIn, OrderIn
@@ -34,7 +35,7 @@ from models.outbox import EMAIL_ANSWER as ANSWER
 from models.outbox import Outbox
 from models.schedule import utcnow
 from notifications.sending import OutboxSender
-from tests.kit.base import free_port
+from tests.kit.base import SECRET, free_port
 from tests.kit.dovecot import Dovecot, dovecot_binary
 from tests.kit.fakes import MailSink
 
@@ -121,6 +122,7 @@ class MailBot:
     server: Dovecot
     sink: MailSink
     handled: list  # (message id, was it \Seen while being handled)
+    received: list  # every InboundMessage handed to the conversation
 
     def answers_to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.sink.to(address) if m["Auto-Submitted"] == "auto-replied"]
@@ -141,9 +143,10 @@ async def mailbot(email_settings, engine, smtp, dovecot, monkeypatch):
     monkeypatch.setattr(MailboxWatcher, "retry_seconds", 0.5)
     inbound = Inbound(build_conversation(email_settings, engine))
     codes = OutboxSender(email_settings.notifications, engine, {})
-    handled = []
+    handled, received = [], []
 
     async def watched(msg):
+        received.append(msg)
         # What Dovecot says while the message is being handled: it must still be unseen.
         handled.append((msg.message_id, await asyncio.to_thread(dovecot.seen, msg.message_id)))
         replies = await inbound(msg)
@@ -153,7 +156,7 @@ async def mailbot(email_settings, engine, smtp, dovecot, monkeypatch):
     channel = make_channel("email", email_settings, watched)
     codes.channels["email"] = channel
     await channel.startup()
-    yield MailBot(channel, dovecot, smtp[0], handled)
+    yield MailBot(channel, dovecot, smtp[0], handled, received)
     await channel.shutdown()
 
 
@@ -196,6 +199,25 @@ async def test_the_contact_on_file_gets_the_progress_directly(mailbot: MailBot, 
     assert STOCKING.search(text) and not ASKS_CODE.search(text)
     assert answer["To"] == CONTACT and answer["Subject"] == "Re: 订单进度"
     assert not mailbot.sink.codes(CONTACT), "no code needed"
+
+
+async def test_the_conversation_hears_which_mail_the_receiving_server_authenticated(mailbot: MailBot, engine):
+    await order_at(engine)
+    claim = "mx.factory.example; dkim=pass header.d=buyer.example; dmarc=pass header.from=buyer.example"
+    # (what the receiving server put on top, what the sender wrote into the mail, authenticated)
+    cases = [(claim, None, True),
+             ("mx.factory.example; dkim=none; dmarc=fail header.from=buyer.example", claim, False),
+             (None, None, False)]
+    mails = []
+    for on_top, written, _ in cases:
+        raw = mail(sender=CONTACT, subject=f"cancel {NO}", body="please cancel it",
+                   headers={"Authentication-Results": written} if written else None)
+        mails.append(raw if on_top is None else f"Authentication-Results: {on_top}\r\n".encode() + raw)
+        mailbot.server.deliver(mails[-1])
+    for raw in mails:
+        await mailbot.answer_to(raw, CONTACT)
+    got = {m.message_id: m.authenticated for m in mailbot.received}
+    assert [got[message_id(raw)] for raw in mails] == [expected for *_, expected in cases]
 
 
 LOOPING = {
@@ -671,6 +693,95 @@ def test_bad_input_neither_crashes_nor_goes_unlogged(channel, caplog, why, raw, 
 
 def test_a_str_is_read_as_its_bytes(channel):
     assert channel.parse(mail().decode()).sender_id == STRANGER
+
+
+# ---------------------------------------------------------------- is the From proven?
+OURS = "mx.factory.example"  # the receiving server's authserv-id in these rows
+PASS = f"{OURS}; dkim=pass header.d=buyer.example; dmarc=pass header.from=buyer.example"
+
+# (why, From, Authentication-Results topmost first, [email] authserv_id, authenticated); real
+# servers' headers are in tests/data/payloads/email_authentication_results.json.
+AUTHENTICATION = [
+    ("no header", CONTACT, [], None, False),
+    ("dkim and dmarc pass", CONTACT, [PASS], None, True),
+    ("dkim=pass header.d", CONTACT, [f"{OURS}; dkim=pass header.d=buyer.example"], None, True),
+    ("dkim=pass header.i", CONTACT, [f"{OURS}; dkim=pass header.i=@buyer.example"], None, True),
+    ("dkim=pass header.i with a local part", CONTACT, [f"{OURS}; dkim=pass header.i=zhang@buyer.example"], None, True),
+    ("dkim=fail", CONTACT, [f"{OURS}; dkim=fail header.d=buyer.example"], None, False),
+    ("dkim=pass for another domain", CONTACT, [f"{OURS}; dkim=pass header.d=other.example"], None, False),
+    ("dkim=pass for a parent domain", "zhang@mail.buyer.example", [f"{OURS}; dkim=pass header.d=buyer.example"],
+     None, True),
+    ("dkim=pass for a subdomain of the From's", CONTACT, [f"{OURS}; dkim=pass header.d=mail.buyer.example"], None,
+     False),
+    ("dkim=pass for a name that only ends alike", CONTACT, [f"{OURS}; dkim=pass header.d=evilbuyer.example"], None,
+     False),
+    ("dkim=pass for a top-level domain", CONTACT, [f"{OURS}; dkim=pass header.d=example"], None, False),
+    ("dkim=pass without a signing domain", CONTACT, [f"{OURS}; dkim=pass header.s=sel"], None, False),
+    ("dmarc=pass", CONTACT, [f"{OURS}; dmarc=pass header.from=buyer.example"], None, True),
+    ("dmarc=pass for another domain", CONTACT, [f"{OURS}; dmarc=pass header.from=other.example"], None, False),
+    ("dmarc=pass for the parent of the From's domain", "zhang@mail.buyer.example",
+     [f"{OURS}; dmarc=pass header.from=buyer.example"], None, False),
+    ("dmarc=fail", CONTACT, [f"{OURS}; dmarc=fail header.from=buyer.example"], None, False),
+    ("spf=pass alone", CONTACT, [f"{OURS}; spf=pass smtp.mailfrom=buyer.example"], None, False),
+    ("upper case", CONTACT, [f"{OURS.upper()}; DKIM=PASS Header.D=Buyer.Example."], None, True),
+    ("a method version and a reason", CONTACT,
+     [f'{OURS} 1; dkim/1=pass reason="good; signature" header.d=buyer.example'], None, True),
+    ("none", CONTACT, [f"{OURS}; none"], None, False),
+    ("a pass inside a comment", CONTACT, [f"{OURS}; arc=pass (dkim=pass header.d=buyer.example)"], None, False),
+    ("a pass inside a quoted string", CONTACT,
+     [f'{OURS}; spf=pass smtp.mailfrom="a; dkim=pass header.d=buyer.example"'], None, False),
+    ("a pass after junk", CONTACT, [f"{OURS}; junk dkim=pass header.d=buyer.example"], None, False),
+    ("forged below a failing one", CONTACT, [f"{OURS}; dkim=fail header.d=buyer.example", PASS], None, False),
+    ("forged below, ours passes", CONTACT, [PASS, f"{OURS}; dkim=fail header.d=buyer.example"], None, True),
+    ("authserv_id: ours below another server's", CONTACT, ["mx.relay.example; dkim=none", PASS], OURS, True),
+    ("authserv_id: any of ours passing", CONTACT, [f"{OURS}; spf=pass smtp.mailfrom=buyer.example", PASS],
+     OURS.upper(), True),
+    ("authserv_id: nothing of ours", CONTACT, [PASS.replace(OURS, "mx.attacker.example")], OURS, False),
+    ("authserv_id: ours fails, a forged one of another server passes", CONTACT,
+     [f"{OURS}; dkim=fail", PASS.replace(OURS, "mx.google.com")], OURS, False),
+    ("no authserv-id (Microsoft 365) with authserv_id set", CONTACT, [PASS.replace(f"{OURS}; ", "")], OURS, False),
+    ("two From headers", f"{CONTACT}\r\nFrom: {STRANGER}", [PASS], None, False),
+    ("two addresses in From", f"{CONTACT}, {STRANGER}", [PASS], None, False),
+    ("an unclosed comment", CONTACT, [f"{OURS}; dkim=pass (oops header.d=buyer.example"], None, False),
+    ("a comment closed too often", CONTACT, [f"{OURS}; dkim=pass header.d=buyer.example)"], None, False),
+    ("an unclosed quoted string", CONTACT, [f'{OURS}; dkim=pass header.d="buyer.example'], None, False),
+    ("empty", CONTACT, [""], None, False),
+    ("only semicolons", CONTACT, [";;;"], None, False),
+    ("control characters and non-ASCII", CONTACT, [f"{OURS}; dkim=pass header.d=bu\x01yer.example 订单"], None,
+     False),
+    ("an encoded word", CONTACT, [f"=?utf-8?q?{OURS}=3B_dkim=3Dpass_header.d=3Dbuyer.example?="], None, False),
+    ("very long", CONTACT, [f"{OURS}; " + "x-junk=pass; " * 5000 + "dkim=pass header.d=buyer.example"], None,
+     False),
+]
+
+
+def authenticated_mail(sender: str, results: list[str]) -> bytes:
+    on_top = "".join(f"Authentication-Results: {r}\r\n" for r in results)
+    return (f"{on_top}From: {sender}\r\nTo: {BOT}\r\nSubject: cancel {NO}\r\nMessage-ID: <auth@buyer.example>\r\n"
+            "\r\nplease cancel it\r\n").encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("why, sender, results, authserv_id, expected", AUTHENTICATION,
+                         ids=[row[0] for row in AUTHENTICATION])
+def test_a_mail_is_authenticated_only_by_the_receiving_servers_own_results(settings, why, sender, results, authserv_id,
+                                                                         expected):
+    channel = make_channel("email", _with(settings, authserv_id=authserv_id))
+    msg = channel.parse(authenticated_mail(sender, results))
+    assert msg is not None and msg.authenticated is expected
+
+
+def test_trust_unauthenticated_counts_every_mail_as_authenticated(settings):
+    raw = authenticated_mail(CONTACT, [f"{OURS}; dkim=fail header.d=buyer.example"])
+    assert not make_channel("email", settings).parse(raw).authenticated, "the default: trust no unproven From"
+    assert make_channel("email", _with(settings, trust_unauthenticated=True)).parse(raw).authenticated
+
+
+@pytest.mark.parametrize("value, expected", [("MX.Factory.Example ", "mx.factory.example"), ("", None), (" ", None)])
+def test_authserv_id_comes_from_the_environment_too(monkeypatch, value, expected):
+    monkeypatch.setenv("ORDERBOT_EMAIL__AUTHSERV_ID", value)
+    monkeypatch.setenv("ORDERBOT_EMAIL__TRUST_UNAUTHENTICATED", "true")
+    email = load_settings(None, security={"secret_key": SECRET}).email
+    assert email.authserv_id == expected and email.trust_unauthenticated is True
 
 
 # ---------------------------------------------------------------- subjects

@@ -1,6 +1,7 @@
 """Real payloads nobody here wrote, read as the channels read them: tables of recorded Telegram
 updates and WeChat pushes (``tests/data/payloads/``) → the InboundMessage the conversation
-gets, or nothing, or a refusal.
+gets, or nothing, or a refusal; receiving servers' Authentication-Results headers → whether
+the e-mail channel counts the mail's From as authenticated.
 
 The payloads come from the platforms' documentation and from public SDKs' own test suites
 (python-telegram-bot's Bot API docs examples, teloxide, TelegramBots, aiogram; wechatpy,
@@ -22,6 +23,7 @@ from bot.app import make_channel
 DATA = Path(__file__).parent / "data" / "payloads"
 TELEGRAM = json.loads((DATA / "telegram_updates.json").read_text(encoding="utf-8"))
 WECHAT = json.loads((DATA / "wechat_pushes.json").read_text(encoding="utf-8"))
+AUTH_RESULTS = json.loads((DATA / "email_authentication_results.json").read_text(encoding="utf-8"))
 MESSAGE = ("channel", "sender_id", "chat_id", "text", "message_id", "is_group", "mentioned", "language", "kind")
 
 
@@ -71,3 +73,13 @@ def test_the_tables_are_from_somewhere_and_cover_failures():
     assert all(r["source"].strip() for r in rows), "every payload says where it came from"
     assert sum(r["expected"] is None for r in TELEGRAM["rows"]) >= 3, "updates that are not for the conversation"
     assert sum(r["expected"] == {"malformed": True} for r in WECHAT["rows"]) >= 4, "pushes that are refused"
+
+
+@pytest.mark.parametrize("row", AUTH_RESULTS["rows"], ids=[r["name"] for r in AUTH_RESULTS["rows"]])
+def test_a_receiving_servers_authentication_results_say_whether_the_from_is_proven(settings, row):
+    settings.email.authserv_id = row.get("authserv_id")
+    on_top = "".join(f"Authentication-Results: {h}\n" for h in row["headers"])  # as servers add them: above the rest
+    raw = (f"{on_top}From: {row['from']}\nTo: orders@factory.example\nSubject: order\n"
+           "Message-ID: <a1@buyer.example>\n\nwhere is SO202611240042?\n").replace("\n", "\r\n")
+    msg = make_channel("email", settings).parse(raw.encode())
+    assert msg is not None and msg.authenticated is row["authenticated"], row["source"]

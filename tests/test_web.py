@@ -65,6 +65,24 @@ async def test_behind_https_the_cookie_is_secure(site: Site, query, expected):
     assert status == 200, "the public URL's origin is the chat's own"
 
 
+FORGED_HOST = "evil.example'; script-src *"
+
+
+@pytest.mark.parametrize("public_url, listen_url, connect", [
+    (None, None, "'self' ws://127.0.0.1:8080"),  # [server] host and port, as the settings fixture leaves them
+    ("https://orders.example.com", None, "'self' wss://orders.example.com"),
+    ("http://orders.example.com:8000/base", None, "'self' ws://orders.example.com:8000"),
+    (None, "http://0.0.0.0:8080", "'self'"),  # listening everywhere names no address a browser uses
+])
+async def test_the_pages_csp_comes_from_the_config_never_from_the_host_header(site: Site, public_url, listen_url,
+                                                                              connect):
+    site.chat.host = replace(site.chat.host, public_url=public_url, listen_url=listen_url or site.chat.host.listen_url)
+    async with aiohttp.ClientSession() as http, http.get(f"{site.base}/chat", headers={"Host": FORGED_HOST}) as r:
+        csp = r.headers["Content-Security-Policy"]
+    assert r.status == 200 and "evil" not in csp and "script-src 'self';" in csp, csp
+    assert f"connect-src {connect};" in csp, csp
+
+
 async def test_the_widget_and_the_page_files_are_served_with_types_and_caching(site: Site):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{site.base}/chat/widget.js") as r:

@@ -1,7 +1,8 @@
 """The email channel: customers write to the bot's mailbox and get a threaded answer.
 
-Inbound mail is read over IMAP (``imap.MailboxWatcher``), parsed (``parsing``), passed
-through the RFC 3834 loop guard (``guard``) and handed to the conversation; each reply goes
+Inbound mail is read over IMAP (``imap.MailboxWatcher``), parsed (``parsing``; whether the
+receiving server proved the From is ``authresults``), passed through the RFC 3834 loop
+guard (``guard``) and handed to the conversation; each reply goes
 back over SMTP to the sender's From address, never to a Reply-To: the answer must reach
 the mailbox the question claims to come from (a mail from an order's contact address is
 answered with the progress directly, which is only safe if the answer goes there). An
@@ -20,6 +21,7 @@ import logging
 from datetime import timedelta
 
 from adapters.base import Host, Occasion, Route
+from adapters.email.authresults import SenderCheck
 from adapters.email.config import EmailSettings, mailbox_problem
 from adapters.email.imap import MailboxWatcher
 from adapters.email.outgoing import DomainPacer, Mail, Outgoing, answer_mail, notice_mail, prepared
@@ -48,6 +50,7 @@ class EmailChannel:
         self.address = config.address
         self.own_addresses = frozenset(a.strip().lower() for a in (self.address, config.from_address,
                                                                    config.imap_user) if a and "@" in a)
+        self.sender_check = SenderCheck(config.authserv_id, config.trust_unauthenticated)
         self.outgoing = Outgoing(config)
         self.pacer = DomainPacer(config.per_domain_per_minute)
         self.watcher: MailboxWatcher | None = None
@@ -58,7 +61,7 @@ class EmailChannel:
 
     def parse(self, raw: object) -> InboundMessage | None:
         """Raw RFC 822 bytes as an InboundMessage; None for mail the loop guard refuses or nobody can read."""
-        return parse_mail(raw, self.own_addresses)
+        return parse_mail(raw, self.own_addresses, self.sender_check)
 
     async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
         """A mail the bot sends first (``Auto-Submitted: auto-generated``), in its domain's turn;

@@ -2,10 +2,12 @@
 
 Mail always goes out (over SMTP when ``smtp_host`` is set, else into the dev mailbox), so
 the channel always runs; only reading the mailbox over IMAP needs the section complete.
+``authserv_id`` and ``trust_unauthenticated`` say which mail proves its From
+(``adapters.email.authresults``).
 """
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from adapters.base import Section
 
@@ -24,6 +26,13 @@ class EmailSettings(Section):
     smtp_starttls: bool = True
     from_address: str | None = None
     per_domain_per_minute: float = Field(60, gt=0)  # notices to one receiving domain
+    authserv_id: str | None = None  # whose Authentication-Results prove a From; unset: the topmost header's
+    trust_unauthenticated: bool = False  # for a server that adds no Authentication-Results: believe every From
+
+    @field_validator("authserv_id")
+    @classmethod
+    def _authserv_id(cls, v: str | None) -> str | None:
+        return (v or "").strip().lower() or None
 
     @property
     def address(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 
+from adapters.email.authresults import SenderCheck
 from adapters.email.body import html_to_text, strip_quoted
 from adapters.email.guard import address_of, refusal
 from models.messages import InboundMessage
@@ -22,6 +23,7 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|答复|回复|回覆|答覆)
 _PLACEHOLDERS = frozenset({"", "no subject", "(no subject)", "无主题", "(无主题)", "untitled", "(untitled)"})
 _GB = frozenset({"gb2312", "gbk", "x-gbk", "gb_2312-80", "euc-cn"})  # GB18030 reads all of them
 MAX_SUBJECT = 200
+TOPMOST = SenderCheck()  # the default: only the topmost Authentication-Results header proves a From
 
 
 def _one_line(value: object) -> str:
@@ -84,10 +86,11 @@ def dedupe_key(msg: Message, raw: bytes) -> str:
     return mid if mid else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def parse_mail(raw: object, own_addresses: Iterable[str] = ()) -> InboundMessage | None:
+def parse_mail(raw: object, own_addresses: Iterable[str] = (), check: SenderCheck = TOPMOST) -> InboundMessage | None:
     """``raw`` RFC 822 bytes as an InboundMessage; None for mail not to answer or not readable.
 
-    Every mail that is refused or has a defect is logged once, here.
+    ``check`` says whether the receiving server proved the From (``authenticated``). Every
+    mail that is refused or has a defect is logged once, here.
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
@@ -120,4 +123,5 @@ def parse_mail(raw: object, own_addresses: Iterable[str] = ()) -> InboundMessage
         notes.append("no text")
     if notes:
         log.warning("email %s from %s: %s; answered as it reads", key, sender, "; ".join(notes))
-    return InboundMessage(channel=CHANNEL, sender_id=sender, chat_id=sender, text=text, message_id=key, raw=msg)
+    return InboundMessage(channel=CHANNEL, sender_id=sender, chat_id=sender, text=text, message_id=key,
+                          authenticated=check.authenticated(msg), raw=msg)

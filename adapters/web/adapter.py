@@ -111,9 +111,9 @@ class WebChat:
     async def chat_page(self, request: web.Request) -> web.Response:
         lang = language_of(request)
         greeting = self.host.words("greeting", lang) if self.host.words else ""
-        response = self.page.render(request, lang, embed=request.query.get("embed") == "1",
+        response = self.page.render(lang, embed=request.query.get("embed") == "1",
                                     start=request.query.get("start"), allowed_origins=self.config.allowed_origins,
-                                    greeting=greeting)
+                                    greeting=greeting, own_url=self.host.public_url or self.host.listen_url)
         self._remember(response, request, visitor_of(request, self._secret), always=True)
         return response
 

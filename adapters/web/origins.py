@@ -8,15 +8,21 @@ one is refused as well. The same list says who may put the chat page in a frame
 (``Content-Security-Policy: frame-ancestors``).
 
 The chat's own origin is the one the request was made to (scheme and ``Host``) and, when
-set, ``[server] public_url``'s: behind a proxy that ends TLS, set ``public_url``.
+set, ``[server] public_url``'s: behind a proxy that ends TLS, set ``public_url``. Comparing
+``Origin`` with ``Host`` is safe (a browser sends the real one); nothing from ``Host`` is
+ever written into a response: the page's CSP names the configured address
+(``socket_origin``).
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_PLAIN_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]+)?")
+_WILDCARDS = ("0.0.0.0", "[::]")
 LANGUAGES = ("zh", "en")
 
 
@@ -48,6 +54,19 @@ def origin_allowed(request: web.Request, allowed: list[str], public_url: str | N
     if not origin:
         return False
     return "*" in allowed or origin in own_origins(request, public_url) or origin in {normalise(a) for a in allowed}
+
+
+def socket_origin(own_url: str | None) -> str:
+    """The WebSocket origin of the chat's configured address (``wss`` for https); "" when it names no host.
+
+    A wildcard listen address (``0.0.0.0``, ``::``) is no address a browser uses, and anything
+    but a plain host name or IP address is left out: this goes into a header.
+    """
+    origin = normalise(own_url or "")
+    scheme, _, rest = origin.partition("://")
+    if not _PLAIN_HOST.fullmatch(rest) or rest.rsplit(":", 1)[0] in _WILDCARDS:
+        return ""
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
 
 
 def frame_ancestors(allowed: list[str]) -> str:

@@ -17,7 +17,7 @@ from string import Template
 
 from aiohttp import web
 
-from adapters.web.origins import frame_ancestors
+from adapters.web.origins import frame_ancestors, socket_origin
 from adapters.web.wire import MAX_TEXT
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -90,9 +90,13 @@ class Page:
         # themselves (COEP) load it too.
         return self.widget.response(request, "public, max-age=3600", **{"Cross-Origin-Resource-Policy": "cross-origin"})
 
-    def render(self, request: web.Request, lang: str, *, embed: bool, start: str | None,
-               allowed_origins: list[str], greeting: str) -> web.Response:
-        """The page in ``lang``; ``start`` (a bind token) is sent as ``/start <token>`` by the script."""
+    def render(self, lang: str, *, embed: bool, start: str | None,
+               allowed_origins: list[str], greeting: str, own_url: str | None) -> web.Response:
+        """The page in ``lang``; ``start`` (a bind token) is sent as ``/start <token>`` by the script.
+
+        ``own_url`` is the service's configured address (``public_url``, else where it listens):
+        the CSP names its WebSocket origin, never the request's ``Host``, which anyone can write.
+        """
         texts = {key: value[lang] for key, value in UI.items()}
         config = {"lang": lang, "embed": embed, "api": "/chat/api/messages", "ws": "/chat/ws", "max": MAX_TEXT,
                   "start": start if start and START_TOKEN.match(start) else None, "texts": texts}
@@ -107,9 +111,10 @@ class Page:
             standalone=html.escape(f"/chat?lang={lang}"),
         )
         body = self.template.substitute(fill)
-        host = request.host
+        # 'self' covers the page's own ws:/wss: in CSP 3 browsers; the configured origin is for older ones.
+        connect = " ".join(filter(None, ("'self'", socket_origin(own_url))))
         csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               f"connect-src 'self' ws://{host} wss://{host}; base-uri 'none'; form-action 'self'; "
+               f"connect-src {connect}; base-uri 'none'; form-action 'self'; "
                f"frame-ancestors {frame_ancestors(allowed_origins)}")
         return web.Response(text=body, content_type="text/html", charset="utf-8", headers={
             "Cache-Control": "no-store", "Content-Security-Policy": csp, "Content-Language": fill["lang"],
