@@ -102,6 +102,8 @@ class ProgressEngine:
     async def get_order(self, raw_no: str, *, for_update: bool = False) -> Order:
         """The order with this number (in any written form); NotFound otherwise."""
         no = self.normalize(raw_no)
+        if len(no) > orders.ORDER_NO_MAX:
+            raise NotFound(f"no order {no[:orders.ORDER_NO_MAX]}…")
         if for_update:
             await orders.lock_orders(connections.get("default"), [no])
         order = await Order.filter(order_no=no).first()
@@ -145,6 +147,9 @@ class ProgressEngine:
         data it is a Conflict.
         """
         no = self.normalize(new.order_no)
+        if len(no) > orders.ORDER_NO_MAX:
+            raise InvalidInput(f"order_no has {len(no)} characters once normalized; at most {orders.ORDER_NO_MAX}",
+                               field="order_no")
         if not self.numbers.is_valid(no):
             raise InvalidInput(f"order_no {no!r} does not match the configured number pattern "
                                f"{self.numbers.pattern.pattern}", field="order_no")

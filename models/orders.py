@@ -25,11 +25,14 @@ from models.people import Customer
 from models.sql import Connection, as_datetime, execute, execute_all, marks, one, run, sql
 
 
+ORDER_NO_MAX = 32  # characters of a normalized order number
+
+
 class Order(Model):
     """One order and where it stands in its workflow."""
 
     id = fields.BigIntField(primary_key=True)
-    order_no = fields.CharField(max_length=32, unique=True)
+    order_no = fields.CharField(max_length=ORDER_NO_MAX, unique=True)
     workflow = fields.CharField(max_length=32)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "orderbot.Customer", related_name="orders", on_delete=fields.RESTRICT

@@ -6,13 +6,15 @@ from pydantic import BaseModel
 
 from adapters.base import HttpError
 from bot.api import views
-from bot.api.middleware import parse_body
+from bot.api.middleware import BAD_TEXT, parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
 from models import queries
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
 MAX_PAGE = 200
+MAX_ORDER_NO = 64  # the orders table's column
+MAX_QUERY_TEXT = 64
 
 
 class OrderList(BaseModel):
@@ -35,9 +37,26 @@ def _actor(request: web.Request) -> str:
 
 def _exception_id(request: web.Request) -> int:
     raw = request.match_info["exception_id"]
-    if not raw.isdigit():
-        raise HttpError(404, "not_found", f"no exception {raw}")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise HttpError(404, "not_found", f"no exception {raw[:20]}")
     return int(raw)
+
+
+def _order_no(request: web.Request) -> str:
+    """The order number of the path, refused before the database when no order could have it."""
+    raw = request.match_info["order_no"]
+    if len(raw) > MAX_ORDER_NO or BAD_TEXT.search(raw):
+        raise HttpError(404, "not_found", f"no order {raw[:MAX_ORDER_NO]!r}: order numbers have at most "
+                        f"{MAX_ORDER_NO} characters")
+    return raw
+
+
+def _text(request: web.Request, name: str) -> str | None:
+    raw = request.query.get(name)
+    if raw is not None and (len(raw) > MAX_QUERY_TEXT or BAD_TEXT.search(raw)):
+        raise HttpError(400, "invalid_field", f"{name} must be text of at most {MAX_QUERY_TEXT} characters "
+                        "without NUL", field=name)
+    return raw
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -57,14 +76,14 @@ async def create_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     engine = _engine(request)
-    order = await engine.get_order(request.match_info["order_no"])
+    order = await engine.get_order(_order_no(request))
     return _json(await views.detail(engine, order))
 
 
 async def patch_order(request: web.Request) -> web.Response:
     body = await parse_body(request, OrderPatch)
     engine = _engine(request)
-    order = await engine.update_order(request.match_info["order_no"], body, actor=_actor(request))
+    order = await engine.update_order(_order_no(request), body, actor=_actor(request))
     return _json(await views.detail(engine, order))
 
 
@@ -72,7 +91,7 @@ async def post_event(request: web.Request) -> web.Response:
     """201 with the event; a replayed event_id answers the same, marked `Idempotent-Replayed: true`."""
     body = await parse_body(request, EventIn)
     engine = _engine(request)
-    order_no = engine.normalize(request.match_info["order_no"])
+    order_no = engine.normalize(_order_no(request))
     result = await engine.apply_event(order_no, body, source="api", default_actor=_actor(request))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return _json(views.event_result_out(order_no, result.event), status=201, headers=headers)
@@ -80,21 +99,21 @@ async def post_event(request: web.Request) -> web.Response:
 
 async def open_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, ExceptionIn)
-    exc = await _engine(request).open_exception(request.match_info["order_no"], body,
+    exc = await _engine(request).open_exception(_order_no(request), body,
                                                 default_actor=_actor(request))
     return _json(views.exception_out(exc), status=201)
 
 
 async def ack_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, AckIn, empty_ok=True)
-    exc = await _engine(request).acknowledge_exception(request.match_info["order_no"], _exception_id(request),
+    exc = await _engine(request).acknowledge_exception(_order_no(request), _exception_id(request),
                                                        body, default_actor=_actor(request))
     return _json(views.exception_out(exc))
 
 
 async def resolve_exception(request: web.Request) -> web.Response:
     body = await parse_body(request, ResolveIn, empty_ok=True)
-    exc = await _engine(request).resolve_exception(request.match_info["order_no"], _exception_id(request),
+    exc = await _engine(request).resolve_exception(_order_no(request), _exception_id(request),
                                                    body, default_actor=_actor(request))
     return _json(views.exception_out(exc))
 
@@ -123,8 +142,8 @@ async def list_orders(request: web.Request) -> web.Response:
     """Orders, oldest first, filtered by node, workflow, sales owner, lateness or open exceptions."""
     engine = _engine(request)
     rows, more = await queries.order_page(
-        engine.workflows, engine.today(), node=request.query.get("node"), workflow=request.query.get("workflow"),
-        sales_owner=request.query.get("sales_owner"), is_late=_bool(request, "late"),
+        engine.workflows, engine.today(), node=_text(request, "node"), workflow=_text(request, "workflow"),
+        sales_owner=_text(request, "sales_owner"), is_late=_bool(request, "late"),
         open_exceptions=bool(_bool(request, "open_exceptions")), after=_int(request, "after", 0, 0, 2**62),
         limit=_int(request, "limit", 50, 1, MAX_PAGE))
     return _json(OrderList(orders=[views.summary(engine, o) for o in rows],

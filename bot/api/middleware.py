@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import TypeVar
 
 from aiohttp import web
@@ -18,6 +19,8 @@ from models.errors import EngineError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+MAX_DEPTH = 32  # levels of nesting in a request body; real ones use 3
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -33,16 +36,58 @@ async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = F
     raw = await request.read()
     if not raw.strip() and empty_ok:
         raw = b"{}"
+    if _depth(raw) > MAX_DEPTH:
+        raise HttpError(400, "malformed_json", f"the request body is nested too deep (at most {MAX_DEPTH} levels)")
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:
         raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise HttpError(400, "malformed_json", "the request body must be a JSON object")
+    _check_text(data, ())
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise validation_error(e) from None
+
+
+def _depth(raw: bytes) -> int:
+    """How deep the JSON text nests, read before parsing it: deep enough input exhausts the parser's stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _check_text(value: object, path: tuple[str, ...]) -> None:
+    """Refuse NUL (PostgreSQL text cannot hold it) and lone surrogates (no UTF-8 can) anywhere in a body."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path)
+            _check_text(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, (*path, str(i)))
+    elif isinstance(value, str) and (BAD_TEXT.search(value)):
+        name = ".".join(path) or "body"
+        raise HttpError(400, "invalid_text", f"{name} holds a NUL character or half of a surrogate pair, which "
+                        "no text field may hold", field=name)
 
 
 @web.middleware
