@@ -19,7 +19,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.messages import Target
-from models.people import StaffMember
+from models.people import Role, StaffMember
 from models.sql import Connection, as_datetime, current, execute, marks, run
 
 CUSTOMER, STAFF = "customer", "staff"
@@ -144,6 +144,23 @@ async def person_of(conn: Connection, key: str) -> Person | None:
     if kind not in (CUSTOMER, STAFF) or not ident.isdigit():
         return None
     return (await people(conn, kind, [int(ident)])).get(int(ident))
+
+
+async def staff_members(conn: Connection, ids: Iterable[int]) -> dict[int, StaffMember]:
+    """Staff members by id, as the view policy reads them (role, code, department, active)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await run(conn, "SELECT id, code, name, role, department, active FROM staff_members "
+                           f"WHERE id IN ({marks(len(wanted))})", wanted)
+    return {r["id"]: StaffMember(id=r["id"], code=r["code"], name=r["name"], role=Role(r["role"]),
+                                 department=r["department"], active=bool(r["active"])) for r in rows}
+
+
+async def sales_owner_of(conn: Connection, order_no: str) -> tuple[bool, str | None]:
+    """Whether the order exists, and its sales owner now."""
+    rows = await run(conn, "SELECT sales_owner FROM orders WHERE order_no = ?", [order_no])
+    return (True, rows[0]["sales_owner"]) if rows else (False, None)
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,11 @@ class Renderer:
     def _time(self, value: str | None, locale: str) -> str:
         return when(datetime.fromisoformat(value), locale, self.engine.tz) if value else "—"
 
-    def _note(self, payload: dict[str, Any], locale: str) -> str:
-        return t("notice.note", locale, note=payload["note"]) if payload.get("note") else ""
+    def _note(self, payload: dict[str, Any], locale: str, audience: str) -> str:
+        """A staff note is internal: staff read it, a group chat does not (the group view)."""
+        if audience != "staff" or not payload.get("note"):
+            return ""
+        return t("notice.note", locale, note=payload["note"])
 
     def _node(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         key = "notice.node" if audience == "customer" else "notice.node.staff"
@@ -96,11 +99,11 @@ class Renderer:
     def _exception(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         key = "notice.exception_opened" if p.get("resolved") is None else "notice.exception_resolved"
         return [t(key, locale, order_no=p["order_no"], node=self._node_name(p, locale),
-                  kind=self._kind_name(p, locale)), self._note(p, locale)]
+                  kind=self._kind_name(p, locale)), self._note(p, locale, audience)]
 
     def _escalated(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.escalated", locale, order_no=p["order_no"], node=self._node_name(p, locale),
-                  kind=self._kind_name(p, locale), minutes=p["minutes"]), self._note(p, locale)]
+                  kind=self._kind_name(p, locale), minutes=p["minutes"]), self._note(p, locale, audience)]
 
     def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],

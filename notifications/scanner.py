@@ -60,7 +60,7 @@ class Scanner:
             notices = []
             for order, state, department, owner in zip(page, states, departments, owners):
                 told = audiences.customer_side(state) if customers else []
-                told += audiences.exception_watchers(state.current_node, department)
+                told += audiences.exception_watchers(state, state.current_node, department)
                 told += audiences.staff_following(state) + owner
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
                            **facts(order)}

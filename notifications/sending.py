@@ -32,11 +32,14 @@ from adapters.base import Adapter, Occasion
 from models import leases, outbox, sql
 from models.engine import ProgressEngine
 from models.messages import Delivery, Reply, Target
-from models.recipients import CUSTOMER, Person, person_of
+from bot.conversation.policy import staff_may_see
+from models.recipients import CUSTOMER, STAFF, Person, person_of, sales_owner_of, staff_members
 from notifications.config import NotificationSettings
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
 from notifications.triggers import DIGESTED
+
+GROUP = "group"  # the audience a rendered notice has in a chat that is nobody's own
 
 log = logging.getLogger(__name__)
 
@@ -190,15 +193,20 @@ class OutboxSender:
             return
         rows = await self._digest(group)
         person = await person_of(sql.current(), row["recipient"])
+        if row["audience"] == STAFF and (why := await self._withheld(row, person)):
+            await self._record(rows, "withheld", error=why)
+            return
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
         if row["audience"] == CUSTOMER and (until := self._quiet(person, targets)):
             await self._record(rows, "pending", retry_at=until)
             return
+        # A chat that is no staff member's own (a group they subscribed) reads the group's view.
+        audience = GROUP if row["audience"] == STAFF and person is None else row["audience"]
         if len(rows) > 1:
             reply = self.renderer.digest([(r["kind"], r["payload"]) for r in rows], row["order_no"], row["locale"],
-                                         row["audience"])
+                                         audience)
         else:
-            reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], row["audience"])
+            reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], audience)
         occasion = Occasion(row["kind"], row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:
@@ -212,6 +220,20 @@ class OutboxSender:
                 return
         await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
         log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
+
+    async def _withheld(self, row: dict[str, Any], person: Person | None) -> str | None:
+        """Why a staff notice must not go out now (checked again at sending: orders change hands), or None."""
+        if not row["recipient"].startswith(f"{STAFF}:"):
+            return None  # a group a member subscribed: checked when the notice was written
+        if person is None:
+            return "the staff member is disabled or gone"
+        if not row["order_no"]:
+            return None
+        exists, sales_owner = await sales_owner_of(sql.current(), row["order_no"])
+        member = (await staff_members(sql.current(), [person.id])).get(person.id)
+        if exists and (member is None or not staff_may_see(member, sales_owner)):
+            return f"{person.key} may not see order {row['order_no']} (view policy)"
+        return None
 
     async def _retry(self, rows: list[dict[str, Any]], delivery: Delivery, reason: str | None = None) -> None:
         attempts = rows[0]["attempts"] + 1

@@ -19,7 +19,10 @@ from models.changes import Change
 from models.engine import ProgressEngine
 from models.orders import OrderState
 from models.outbox import Notice, write
-from models.recipients import CUSTOMER, Answerers, Person, Recipient, Sub, people, subscribers, subscriptions
+from bot.conversation.policy import staff_may_see
+from models.people import StaffMember
+from models.recipients import (CUSTOMER, Answerers, Person, Recipient, Sub, people, staff_members, subscribers,
+                               subscriptions)
 from models.sql import Connection
 from notifications.config import NotificationSettings
 
@@ -35,8 +38,9 @@ def iso(value: datetime | None) -> str | None:
 class Audiences:
     """The recipients of one batch of changes, read in a few statements."""
 
-    def __init__(self, customers: dict[int, Person], subs: dict[Sub, Recipient]) -> None:
-        self.customers, self.subs = customers, subs
+    def __init__(self, customers: dict[int, Person], subs: dict[Sub, Recipient],
+                 members: dict[int, StaffMember]) -> None:
+        self.customers, self.subs, self.members = customers, subs, members
 
     @classmethod
     async def load(cls, conn: Connection, orders: Sequence[OrderState], *, exceptions: bool = False
@@ -45,7 +49,13 @@ class Audiences:
         customers = await people(conn, CUSTOMER, customer_ids, bound_only=True)
         subs = await subscriptions(conn, order_ids=[o.id for o in orders], customer_ids=customer_ids,
                                    exceptions=exceptions)
-        return cls(customers, await subscribers(conn, subs))
+        members = await staff_members(conn, [s.staff_id for s in subs if s.staff_id])
+        return cls(customers, await subscribers(conn, subs), members)
+
+    def _may_see(self, sub: Sub, order: OrderState) -> bool:
+        """Staff hear of an order only if they may look it up (the view policy a lookup uses)."""
+        member = self.members.get(sub.staff_id)
+        return member is not None and staff_may_see(member, order.sales_owner)
 
     def customer_side(self, order: OrderState) -> list[Recipient]:
         """The customer (when bound) and customers subscribed to the order or to all their orders."""
@@ -60,13 +70,14 @@ class Audiences:
         return out
 
     def staff_following(self, order: OrderState) -> list[Recipient]:
-        return [rec for sub, rec in self.subs.items() if sub.staff_id and sub.order_id == order.id]
+        return [rec for sub, rec in self.subs.items()
+                if sub.staff_id and sub.order_id == order.id and self._may_see(sub, order)]
 
-    def exception_watchers(self, node: str, department: str | None) -> list[Recipient]:
-        """Staff subscribed to all exceptions, to this node's department, or to this node."""
+    def exception_watchers(self, order: OrderState, node: str, department: str | None) -> list[Recipient]:
+        """Staff subscribed to all exceptions, to this node's department, or to this node, who may see the order."""
         out = []
         for sub, rec in self.subs.items():
-            if not sub.staff_id or sub.scope not in ("exceptions", "all"):
+            if not sub.staff_id or sub.scope not in ("exceptions", "all") or not self._may_see(sub, order):
                 continue
             if sub.scope == "all" or sub.scope_key == "exceptions:*" or sub.node == node or (
                     department and sub.department == department):
@@ -127,7 +138,7 @@ class Triggers:
     async def _fault(self, c: Change, audiences: Audiences, conn: Connection) -> list[Notice]:
         order, exc = c.order, c.exception
         department = self.engine.department_of(order, exc.node)
-        told = audiences.exception_watchers(exc.node, department) + audiences.staff_following(order)
+        told = audiences.exception_watchers(order, exc.node, department) + audiences.staff_following(order)
         [owner] = await (await Answerers.load(conn)).recipients(conn, [(order, department)])
         told += owner
         resolved = c.kind == "exception_resolved"
