@@ -124,6 +124,7 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     auth: bool = True
+    scope: str | None = None  # the API key scope it needs (bot/api), when it needs one
     query: tuple[Query, ...] = field(default_factory=tuple)
     tag: str = "orders"
     description: str = ""  # more than the summary says (markdown)

@@ -9,6 +9,26 @@ from tortoise.models import Model
 
 KEY_PREFIX = "ob_"
 
+# What a key may do. ``admin`` is every scope; keys made before scopes existed have it.
+SCOPES = {
+    "orders:read": "read orders (without cost, profit, supplier and amounts)",
+    "orders:write": "create orders and change them",
+    "events:write": "record node events and open, acknowledge and resolve exceptions",
+    "money:read": "see amount, unit prices, cost, profit and supplier in what the API answers",
+    "webhooks:admin": "manage outgoing webhooks",
+    "admin": "everything",
+}
+DEFAULT_SCOPES = ("orders:read", "orders:write", "events:write")  # an ERP's daily work, without money
+
+
+def parse_scopes(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Scopes as given (repeated or comma-separated), checked; ValueError names the unknown ones."""
+    wanted = [s.strip() for v in values for s in v.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope {', '.join(unknown)}; the scopes are {', '.join(SCOPES)}")
+    return tuple(dict.fromkeys(wanted)) or DEFAULT_SCOPES
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -26,6 +46,7 @@ class ApiKey(Model):
     name = fields.CharField(max_length=100)
     prefix = fields.CharField(max_length=16)
     key_hash = fields.CharField(max_length=64, unique=True)
+    scopes = fields.CharField(max_length=200, default="admin", db_default="admin")  # space-separated SCOPES
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

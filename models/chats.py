@@ -43,7 +43,7 @@ class Challenge(Model):
                                    on_delete=fields.CASCADE)
     customer = fields.ForeignKeyField("orderbot.Customer", related_name="challenges", null=True,
                                       on_delete=fields.CASCADE)
-    order_ref = fields.CharField(max_length=64, default="")  # the number asked for, known or not
+    order_ref = fields.CharField(max_length=64, default="", db_default="")  # the number asked for, known or not
     code_hash = fields.CharField(max_length=128)
     attempts = fields.IntField(default=0)
     expires_at = fields.DatetimeField()

@@ -26,6 +26,10 @@ class Principal:
 
     key_id: int
     name: str
+    scopes: frozenset[str] = frozenset({"admin"})
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
 
 
 class KeyChecker:
@@ -56,6 +60,6 @@ class KeyChecker:
             raise self._refuse("this API key is not valid (wrong, or revoked)")
         if row.last_used_at is None or utcnow() - row.last_used_at > TOUCH_EVERY:
             await ApiKey.filter(id=row.id).update(last_used_at=utcnow())
-        who = Principal(row.id, row.name)
+        who = Principal(row.id, row.name, frozenset(row.scopes.split()))
         self._cache[digest] = (now + self.cache_seconds, who)
         return who

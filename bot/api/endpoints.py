@@ -8,6 +8,7 @@ from adapters.base import HttpError
 from bot.api import views
 from bot.api.middleware import BAD_TEXT, parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
+from bot.conversation.policy import COMMERCIAL
 from models import queries
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -25,6 +26,12 @@ class OrderList(BaseModel):
 def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=model.model_dump_json(), status=status, content_type="application/json",
                         headers=headers)
+
+
+def _order_json(request: web.Request, model: BaseModel, status: int = 200) -> web.Response:
+    """An order as this key may see it: the money fields (the view policy's commercial ones) only with money:read."""
+    hidden = None if request[PRINCIPAL].allows("money:read") else COMMERCIAL & set(type(model).model_fields)
+    return web.Response(text=model.model_dump_json(exclude=hidden), status=status, content_type="application/json")
 
 
 def _engine(request: web.Request) -> ProgressEngine:
@@ -70,21 +77,21 @@ async def create_order(request: web.Request) -> web.Response:
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
     token, links = await request.app[LINKS](order.id)
     detail = await views.detail(engine, order)
-    return _json(views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
-                 status=201 if created else 200)
+    return _order_json(request, views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
+                  status=201 if created else 200)
 
 
 async def get_order(request: web.Request) -> web.Response:
     engine = _engine(request)
     order = await engine.get_order(_order_no(request))
-    return _json(await views.detail(engine, order))
+    return _order_json(request, await views.detail(engine, order))
 
 
 async def patch_order(request: web.Request) -> web.Response:
     body = await parse_body(request, OrderPatch)
     engine = _engine(request)
     order = await engine.update_order(_order_no(request), body, actor=_actor(request))
-    return _json(await views.detail(engine, order))
+    return _order_json(request, await views.detail(engine, order))
 
 
 async def post_event(request: web.Request) -> web.Response:

@@ -88,8 +88,11 @@ def _operation(r: Route, refs: dict) -> dict[str, Any]:
     for status in r.errors:
         op["responses"][str(status)] = {"description": error_text.get(status, "Error"), "content": {
             "application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+    if r.scope:
+        op["description"] = (op.get("description", "") + f"\n\nNeeds an API key with the `{r.scope}` scope "
+                             "(or `admin`).").strip()
     if r.auth:
-        op["security"] = [{"bearer": []}]
+        op["security"] = [{"bearer": [r.scope] if r.scope else []}]
     else:
         op["security"] = []
     return op

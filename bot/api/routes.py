@@ -11,7 +11,7 @@ from functools import wraps
 from aiohttp import web
 from pydantic import BaseModel
 
-from adapters.base import Query, Route, error_response
+from adapters.base import HttpError, Query, Route, error_response
 from bot.api import endpoints, views
 from bot.api.state import KEYS, MOUNTED, PRINCIPAL
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -42,10 +42,13 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document(ROUTES + request.app.get(MOUNTED, ())))
 
 
-def _authenticated(handler: Handler) -> Handler:
+def _authenticated(handler: Handler, scope: str | None) -> Handler:
     @wraps(handler)
     async def check(request: web.Request) -> web.StreamResponse:
-        request[PRINCIPAL] = await request.app[KEYS].principal(request)
+        who = request[PRINCIPAL] = await request.app[KEYS].principal(request)
+        if scope is not None and not who.allows(scope):
+            raise HttpError(403, "insufficient_scope", f"this API key lacks the scope {scope} "
+                            f"(orderbot apikey create --scope {scope})")
         return await handler(request)
 
     return check
@@ -56,9 +59,9 @@ ROUTES: tuple[Route, ...] = (
           response=Health, errors=(503,), auth=False, tag="service"),
     Route("GET", API + "/openapi.json", openapi, "This document (OpenAPI 3.1)", auth=False, tag="service"),
     Route("POST", API + "/orders", endpoints.create_order, "Create an order; it stands at its workflow's first node",
-          body=OrderIn, response=views.CreatedOrder, status=201, errors=(400, 401, 409)),
+          body=OrderIn, response=views.CreatedOrder, status=201, errors=(400, 401, 403, 409), scope="orders:write"),
     Route("GET", API + "/orders", endpoints.list_orders, "List orders, oldest first",
-          response=endpoints.OrderList, errors=(400, 401), query=(
+          response=endpoints.OrderList, errors=(400, 401, 403), scope="orders:read", query=(
               Query("node", "string", "only orders standing at this node"),
               Query("workflow", "string", "only orders of this workflow"),
               Query("sales_owner", "string", "only orders of this sales member (code)"),
@@ -68,24 +71,26 @@ ROUTES: tuple[Route, ...] = (
               Query("limit", "integer", "at most this many (1-200, default 50)"),
           )),
     Route("GET", API + "/orders/{order_no}", endpoints.get_order, "One order: timeline, events, exceptions",
-          response=views.OrderDetail, errors=(401, 404)),
+          response=views.OrderDetail, errors=(401, 403, 404), scope="orders:read"),
     Route("PATCH", API + "/orders/{order_no}", endpoints.patch_order,
           "Change promised date, sales owner, customer contact or ship-to",
-          body=OrderPatch, response=views.OrderDetail, errors=(400, 401, 404)),
+          body=OrderPatch, response=views.OrderDetail, errors=(400, 401, 403, 404), scope="orders:write"),
     Route("POST", API + "/orders/{order_no}/events", endpoints.post_event,
           "Record a node event; idempotent on event_id", body=EventIn, response=views.EventResultOut,
-          status=201, errors=(400, 401, 404, 409, 422)),
+          status=201, errors=(400, 401, 403, 404, 409, 422), scope="events:write"),
     Route("POST", API + "/orders/{order_no}/exceptions", endpoints.open_exception, "Open an exception",
-          body=ExceptionIn, response=views.ExceptionOut, status=201, errors=(400, 401, 404)),
+          body=ExceptionIn, response=views.ExceptionOut, status=201, errors=(400, 401, 403, 404),
+          scope="events:write"),
     Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/ack", endpoints.ack_exception,
           "Acknowledge an exception (someone has it)", body=AckIn, response=views.ExceptionOut,
-          errors=(400, 401, 404)),
+          errors=(400, 401, 403, 404), scope="events:write"),
     Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/resolve", endpoints.resolve_exception,
-          "Resolve an exception", body=ResolveIn, response=views.ExceptionOut, errors=(400, 401, 404)),
+          "Resolve an exception", body=ResolveIn, response=views.ExceptionOut, errors=(400, 401, 403, 404),
+          scope="events:write"),
 )
 
 
 def register(app: web.Application) -> None:
     """Add every route of the table to ``app``, behind the API key check where it says so."""
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, _authenticated(r.handler) if r.auth else r.handler)
+        app.router.add_route(r.method, r.path, _authenticated(r.handler, r.scope) if r.auth else r.handler)

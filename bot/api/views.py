@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from models import access
 from models.engine import ProgressEngine
@@ -62,6 +62,9 @@ class CustomerOut(BaseModel):
     locale: str
 
 
+MONEY = "Only for keys with the `money:read` scope (or `admin`): absent from the answer otherwise."
+
+
 class OrderSummary(BaseModel):
     order_no: str
     workflow: str
@@ -81,12 +84,12 @@ class OrderDetail(OrderSummary):
     items: list[dict[str, Any]]
     carrier: str | None
     tracking_no: str | None
-    amount: JsonDecimal | None
+    amount: Annotated[JsonDecimal | None, Field(description=MONEY)]
     currency: str | None
-    unit_prices: list[dict[str, Any]] | None
-    cost: JsonDecimal | None
-    profit: JsonDecimal | None
-    supplier: str | None
+    unit_prices: Annotated[list[dict[str, Any]] | None, Field(description=MONEY)]
+    cost: Annotated[JsonDecimal | None, Field(description=MONEY)]
+    profit: Annotated[JsonDecimal | None, Field(description=MONEY)]
+    supplier: Annotated[str | None, Field(description=MONEY)]
     nodes: list[NodeOut]
     events: list[EventOut]
     exceptions: list[ExceptionOut]

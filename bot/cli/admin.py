@@ -8,7 +8,7 @@ import click
 from bot.api import views
 from bot.app import build_engine
 from bot.cli.support import run_with_db, settings_from, table, when
-from models.apikeys import ApiKey, hash_key, new_key
+from models.apikeys import DEFAULT_SCOPES, SCOPES, ApiKey, hash_key, new_key, parse_scopes
 from models.errors import Conflict, NotFound
 from models.inputs import EventData, EventIn
 from models.people import Role, StaffMember, add_staff
@@ -68,17 +68,25 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.option("--name", required=True, help="Who uses it, e.g. erp.")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help=f"What it may do (repeat, or separate with commas): {', '.join(SCOPES)}. "
+                   f"Default: {' '.join(DEFAULT_SCOPES)}.")
 @click.pass_context
-def apikey_create(ctx: click.Context, name: str) -> None:
+def apikey_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line."""
+    try:
+        granted = parse_scopes(scopes)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--scope") from None
     settings = settings_from(ctx)
     key = new_key()
 
     async def create() -> ApiKey:
-        return await ApiKey.create(name=name.strip(), prefix=key[:10], key_hash=hash_key(key))
+        return await ApiKey.create(name=name.strip(), prefix=key[:10], key_hash=hash_key(key),
+                                   scopes=" ".join(granted))
 
     row = run_with_db(settings, create)
-    click.echo(f"API key #{row.id} {row.name!r} created; it is shown only now:")
+    click.echo(f"API key #{row.id} {row.name!r} created with scopes {' '.join(granted)}; it is shown only now:")
     click.echo(key)
 
 
@@ -89,8 +97,8 @@ def apikey_list(ctx: click.Context) -> None:
     settings = settings_from(ctx)
     rows = run_with_db(settings, lambda: ApiKey.all().order_by("id"))
     click.echo(table(
-        ["id", "name", "key starts", "created", "last used", "status"],
-        [[k.id, k.name, k.prefix + "…", when(k.created_at, settings), when(k.last_used_at, settings),
+        ["id", "name", "key starts", "scopes", "created", "last used", "status"],
+        [[k.id, k.name, k.prefix + "…", k.scopes, when(k.created_at, settings), when(k.last_used_at, settings),
           f"revoked {when(k.revoked_at, settings)}" if k.revoked_at else "active"] for k in rows],
     ) if rows else "no API keys yet: orderbot apikey create --name NAME")
 

@@ -60,8 +60,13 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.AddField(
+            model_name='ApiKey',
+            name='scopes',
+            field=fields.CharField(default='admin', db_default='admin', max_length=200),
+        ),
+        ops.AddField(
             model_name='Challenge',
             name='order_ref',
-            field=fields.CharField(default='', max_length=64),
+            field=fields.CharField(default='', db_default='', max_length=64),
         ),
     ]
