@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import orjson
 from tortoise import fields
@@ -26,6 +27,37 @@ class AuditLog(Model):
 
     class Meta:
         table = "audit_log"
+
+
+class OrderChange(Model):
+    """Who changed which field of an order, from what to what, and when (``scope``: how far it reached)."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    order_no = fields.CharField(max_length=32, db_index=True)
+    field = fields.CharField(max_length=64)
+    before = fields.TextField(null=True)  # the value as JSON text
+    after = fields.TextField(null=True)
+    actor = fields.CharField(max_length=128, null=True)
+    source = fields.CharField(max_length=32)
+    scope = fields.CharField(max_length=16, default="order")  # order, or customer (all their orders)
+
+    class Meta:
+        table = "order_changes"
+
+
+async def changed(order_no: str, changes: dict[str, tuple[object, object]], *, actor: str | None, source: str,
+                  scope: str, at: datetime) -> None:
+    """Record an order's field changes (inside the change's transaction)."""
+    await OrderChange.bulk_create([
+        OrderChange(at=at, order_no=order_no, field=name, before=_plain(old), after=_plain(new), actor=actor,
+                    source=source, scope=scope if name.startswith("customer.") else "order")
+        for name, (old, new) in changes.items()])
+
+
+def _plain(value: object) -> str:
+    """A value as JSON text (dates as ISO text)."""
+    return orjson.dumps(value, default=str).decode()
 
 
 async def shown(channel: str, chat_id: str | None, order_no: str, fields_shown: Iterable[str], *, actor_kind: str,

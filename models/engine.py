@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import orders, schedule
+from models import audit, orders, schedule
 from models.changes import Change, ChangeHook, EventResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -226,17 +226,29 @@ class ProgressEngine:
                     raise InvalidInput("customer.name cannot be cleared", field="customer.name")
                 if attr == "locale" and value is None:
                     continue
-                old = getattr(target, attr)
-                if old != value:
-                    setattr(target, attr, value)
-                    changes[key] = (old, value)
+                if getattr(target, attr) != value:
+                    changes[key] = (getattr(target, attr), value)
+            contact = {k.split(".", 1)[1]: new for k, (_, new) in changes.items() if k.startswith("customer.")}
+            if contact and not patch.apply_to_customer \
+                    and await Order.filter(customer_id=customer.id).exclude(id=order.id).exists():
+                # This order's contact changes, not that of the customer's other orders: it gets a record of its own.
+                customer = await Customer.create(**{"name": customer.name, "email": customer.email,
+                                                    "phone": customer.phone, "locale": customer.locale, **contact})
+                order.customer_id = customer.id
+            elif contact:
+                for attr, value in contact.items():
+                    setattr(customer, attr, value)
+                await customer.save()
+            for key, (_, value) in changes.items():
+                if not key.startswith("customer."):
+                    setattr(order, key, value)
             if changes:
-                if any(k.startswith("customer.") for k in changes):
-                    await customer.save()
                 previous_eta = order.eta
                 order.eta = self.eta(order)
                 order.version += 1
                 await order.save()
+                await audit.changed(order.order_no, changes, actor=actor, source=source, at=self.clock(),
+                                    scope="customer" if patch.apply_to_customer else "order")
                 await self.emit([Change("order_updated", OrderState.of(order), self.clock(), actor, source,
                                         previous_eta=previous_eta, changes=changes)], conn)
             return order

@@ -98,10 +98,13 @@ class OrderPatch(_In):
     sales_owner: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     customer: CustomerPatch | None = None
     ship_to: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    apply_to_customer: bool = Field(False, description=(
+        "false (the default): a change of `customer` applies to this order only (the order gets a customer "
+        "record of its own); true: to every order of this customer"))
 
     def given(self) -> dict[str, Any]:
         """Only the fields the caller sent (null included), customer fields flattened."""
-        out = {k: getattr(self, k) for k in self.model_fields_set if k != "customer"}
+        out = {k: getattr(self, k) for k in self.model_fields_set if k not in ("customer", "apply_to_customer")}
         if self.customer is not None:
             out.update({f"customer.{k}": getattr(self.customer, k) for k in self.customer.model_fields_set})
         return out

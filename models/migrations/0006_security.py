@@ -49,6 +49,22 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='OrderChange',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('order_no', fields.CharField(db_index=True, max_length=32)),
+                ('field', fields.CharField(max_length=64)),
+                ('before', fields.TextField(null=True, unique=False)),
+                ('after', fields.TextField(null=True, unique=False)),
+                ('actor', fields.CharField(null=True, max_length=128)),
+                ('source', fields.CharField(max_length=32)),
+                ('scope', fields.CharField(default='order', max_length=16)),
+            ],
+            options={'table': 'order_changes', 'app': 'orderbot', 'pk_attr': 'id', 'table_description': 'Who changed which field of an order, from what to what, and when (``scope``: how far it reached).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='WrongCode',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
