@@ -32,7 +32,7 @@ from bot.conversation.sessions import Sessions
 from bot.conversation.texts import t
 from bot.db import database, ensure_schema
 from handlers import basics, customer_requests, staff, subscriptions, tracking, verification
-from models import sql
+from models import access, sql
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
@@ -124,6 +124,20 @@ def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[
     return app
 
 
+def notice_link(settings: Settings, engine: ProgressEngine) -> Callable[[str], Awaitable[str | None]] | None:
+    """Links in customers' notices: the web chat with a fresh bind token of the order, when it is
+    served at a known public address."""
+    public = settings.server.public_url
+    if not public or not settings.web.enabled:
+        return None
+
+    async def link(order_no: str) -> str | None:
+        token = await access.token_for(order_no, engine.clock())
+        return f"{public.rstrip('/')}/chat?start={token}" if token else None
+
+    return link
+
+
 async def serve(
     settings: Settings,
     *,
@@ -143,7 +157,8 @@ async def serve(
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
         channels = build_channels(settings, Inbound(build_conversation(settings, engine)))
         app = build_app(settings, engine, channels=channels)
-        notices = Notifications(settings.notifications, engine, {c.name: c for c in channels})
+        notices = Notifications(settings.notifications, engine, {c.name: c for c in channels},
+                                link=notice_link(settings, engine))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()  # starts the channels
         await notices.start()

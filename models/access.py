@@ -119,6 +119,12 @@ async def new_token(order_id: int, now: datetime, days: int = TOKEN_DAYS) -> str
     return token
 
 
+async def token_for(order_no: str, now: datetime, days: int = TOKEN_DAYS) -> str | None:
+    """A fresh token for the order with this number (None when there is none)."""
+    rows = await execute("SELECT id FROM orders WHERE order_no = ?", [order_no])
+    return await new_token(rows[0]["id"], now, days) if rows else None
+
+
 async def use_token(token: str, identity_id: int, now: datetime) -> tuple[str, int | None]:
     """Spend ``token`` for this chat: ("ok", order id), ("taken", order id) when another chat used
     it, or ("invalid", None) for a token unknown, expired or revoked."""

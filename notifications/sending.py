@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from models import leases, outbox, sql
 from models.engine import ProgressEngine
 from models.messages import Delivery, Reply, Target
 from bot.conversation.policy import staff_may_see
+from bot.conversation.texts import t
 from models.recipients import CUSTOMER, STAFF, Person, person_of, sales_owner_of, staff_members
 from notifications.config import NotificationSettings
 from notifications.quiet import quiet_until, zone
@@ -40,6 +42,7 @@ from notifications.render import Renderer
 from notifications.triggers import DIGESTED
 
 GROUP = "group"  # the audience a rendered notice has in a chat that is nobody's own
+LINKED = frozenset({"node_entered", "eta_changed", "late"})  # customer notices that carry a link to the order
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,9 @@ class OutboxSender:
     def __init__(self, settings: NotificationSettings, engine: ProgressEngine, channels: Mapping[str, Adapter], *,
                  kinds: Sequence[str] | None = None, owner: str = leases.OWNER, concurrency: int = 64,
                  lease_seconds: float = 120, max_attempts: int = 8, first_retry_seconds: float = 10,
-                 poll_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 1.0, link: Callable[[str], Awaitable[str | None]] | None = None) -> None:
         self.settings, self.engine, self.channels, self.kinds = settings, engine, dict(channels), kinds
+        self.link = link  # a one-order link (a fresh bind token) for a customer's notice, when pages are served
         self.owner, self.concurrency, self.lease = owner, concurrency, timedelta(seconds=lease_seconds)
         self.max_attempts, self.first_retry, self.poll = max_attempts, first_retry_seconds, poll_seconds
         self.renderer = Renderer(engine)
@@ -207,6 +211,10 @@ class OutboxSender:
                                          audience)
         else:
             reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], audience)
+        if row["audience"] == CUSTOMER and self.link and row["order_no"] and row["kind"] in LINKED \
+                and (url := await self.link(row["order_no"])):
+            # A link of its own per notice: it opens this one order, for the first browser that follows it.
+            reply = replace(reply, text=f"{reply.text}\n{t('notice.open', row['locale'], url=url)}")
         occasion = Occasion(row["kind"], row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:

@@ -8,6 +8,7 @@ asks for a code before it changes anything.
 from __future__ import annotations
 
 import random
+import re
 import statistics
 import time
 
@@ -220,3 +221,27 @@ async def test_authenticated_mail_from_the_address_on_file_acts_at_once(bot: Bot
     assert STOCKING.search(await signed.say(f"Where is {NO}?"))
     reply = await signed.say(f"请取消订单{NO}")
     assert not ASKS_CODE.search(reply) and await CustomerRequest.filter(kind="change_request").count() == 1
+
+
+async def test_a_customers_notice_carries_a_one_order_link_of_its_own(h):
+    """Deep links in notices carry a token of that order, like the API's: the first chat to follow it has it."""
+    from bot.app import notice_link
+    from notifications.sending import OutboxSender
+    from tests.kit.notices import DIGEST
+    from tests.kit.notices import NO as ORDER
+    from tests.kit.notices import texts
+
+    h.settings.server.public_url = "https://orders.factory.example"
+    sender = OutboxSender(h.settings.notifications, h.bot.engine, h.channels,
+                          link=notice_link(h.settings, h.bot.engine))
+    customer = await h.order(at="approved")
+    await h.bind(customer)
+    await h.advance(ORDER, "paid")
+    h.clock.advance(seconds=DIGEST)
+    await sender.run_once()
+    [told] = texts(h)
+    token = re.search(r"https://orders\.factory\.example/chat\?start=([\w-]+)", told).group(1)
+    opened_by = h.bot.flow("visitor-1", channel="web")
+    assert f"已绑定订单 {ORDER}" in await opened_by.say(f"/start {token}")
+    assert "另一个聊天" in await h.bot.flow("visitor-2", channel="web").say(f"/start {token}")
+    assert await opened("web", "visitor-1") == [ORDER]
