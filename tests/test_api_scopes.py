@@ -13,6 +13,7 @@ from tortoise.migrations.executor import MigrationTarget
 from bot.db import apply_migrations, database
 from bot.db import _executor as executor
 from models.apikeys import ApiKey, hash_key, new_key
+from models.audit import AuditLog
 from tests.kit.base import PG_URL, Api, pg_admin, with_db
 
 NO = "SO202611240001"
@@ -43,6 +44,9 @@ async def test_a_read_only_key_reads_without_money_and_writes_nothing(api: Api):
         assert status == 403 and data["error"]["code"] == "insufficient_scope", (method, path, data)
     status, data = await api.call("GET", f"/api/v1/orders/{NO}", key=await key_with("orders:read", "money:read"))
     assert data["cost"] == 8000 and data["supplier"] == "宁波五金厂" and data["profit"] == 12345.67 - 8000
+    reads = await AuditLog.filter(order_no=NO, actor_kind="api").order_by("id")
+    assert [("cost" in r.fields_shown, r.verified_by) for r in reads] == [(False, "api_key"), (True, "api_key")], \
+        "every read of an order through the API is audited with what it showed"
 
 
 async def test_each_write_scope_opens_its_own_routes(api: Api):

@@ -8,8 +8,8 @@ from adapters.base import HttpError
 from bot.api import views
 from bot.api.middleware import BAD_TEXT, parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
-from bot.conversation.policy import COMMERCIAL
-from models import queries
+from bot.conversation.policy import COMMERCIAL, CONTACT
+from models import audit, queries
 from models.engine import ProgressEngine
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
@@ -84,6 +84,11 @@ async def create_order(request: web.Request) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     engine = _engine(request)
     order = await engine.get_order(_order_no(request))
+    who = request[PRINCIPAL]
+    money = COMMERCIAL if who.allows("money:read") else frozenset()
+    # Read by an integration: audited like a card shown in a chat, with the sensitive fields it carried.
+    await audit.shown("api", None, order.order_no, ("order_no", "status", "eta", *sorted(CONTACT | money)),
+                      actor_kind="api", actor_id=who.name, verified_by="api_key")
     return _order_json(request, await views.detail(engine, order))
 
 
