@@ -207,11 +207,7 @@ async def start(msg: InboundMessage, ctx: Context) -> Reply:
     return await show(ctx, order, verified_by="token", prefix=ctx.t("bind.ok", order_no=order.order_no))
 
 
-def _reopen_args(ctx: Context) -> bool:
-    return ctx.command == "reopen"
-
-
-@router.when(_reopen_args)
+@router.command("reopen")
 async def reopen(msg: InboundMessage, ctx: Context) -> Reply:
     """``/reopen ORDER``: codes for an order work again, from staff who may see it or the customer's own chat."""
     if len(ctx.args) != 1:
