@@ -29,18 +29,19 @@ async def customer_subscribe(msg: InboundMessage, ctx: Context) -> Reply | None:
         return None
     refs = ctx.parse.order_refs
     last = ctx.session.data.get("last_order")
-    order = await find_order(ctx, refs[0] if refs else last) if refs or last else None
-    if order is not None and await sees(ctx, order) is None:
-        order = None
+    found = await find_order(ctx, refs[0] if refs else last) if refs or last else None
+    order = found if found is not None and await sees(ctx, found) else None
+    if not msg.authenticated and (refs or order is not None):
+        # Mail no server vouched for may come from anyone: a code to the order's address on file first
+        # (and, as for any stranger, the same answer whether or not the order exists).
+        ctx.session.data["pending_request"] = {"kind": "subscribe", "text": msg.text}
+        no = found.order_no if found else ctx.services.engine.normalize(refs[0])
+        return await challenge(ctx, no, found, prefix=ctx.t("verify.confirm_change"))
     if refs and order is None:
         return ctx.reply("track.ask_order") if ctx.customer or await access.granted_orders(ctx.identity.id) \
             else ctx.reply("sub.need_bind")
     if not msg.authenticated:
-        if order is None:
-            return ctx.reply("sub.need_bind")
-        # Mail no server vouched for may come from anyone: a code to the address on file first.
-        ctx.session.data["pending_request"] = {"kind": "subscribe", "text": msg.text}
-        return await challenge(ctx, order.order_no, order, prefix=ctx.t("verify.confirm_change"))
+        return ctx.reply("sub.need_bind")
     if ctx.customer is not None and not refs:
         await _subscribe(ctx, "customer", f"customer:{ctx.customer.id}", customer=ctx.customer)
         return ctx.reply("sub.all")
