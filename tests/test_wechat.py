@@ -338,6 +338,21 @@ async def test_quiet_events_get_success(wx: WeChatSide):
     assert await Identity.filter(channel="wechat").count() == 0
 
 
+@pytest.mark.parametrize("push", [
+    push_xml("o_device_1", "device_text", DeviceType="gh_1", DeviceID="dev1", SessionID="9", Content="MTIz",
+             OpenID="o_device_1", MsgId=770201),
+    push_xml("o_device_1", "device_event", Event="bind", DeviceType="gh_1", DeviceID="dev1", SessionID="9",
+             Content="", OpenID="o_device_1", OpType="0"),
+    push_xml("o_device_1", "device_status", DeviceType="gh_1", DeviceID="dev1", SubscribeType="1",
+             DeviceStatus="1", OpType="1"),
+], ids=["device_text", "device_event", "device_status"])
+async def test_a_device_reporting_in_gets_no_text_only_note(wx: WeChatSide, wx_api: WeChatApiStub, push):
+    answer = await wx.post(push)
+    assert answer.success and not answer.text
+    assert await Identity.filter(channel="wechat").count() == 0
+    assert not [c for c in wx_api.calls if "message" in c[0]], "nothing sent by the API either"
+
+
 # ---------------------------------------------------------------- what WeChat (or anyone) might post
 def _refused(status):
     return lambda a: a.status == status and not a.reply

@@ -12,7 +12,10 @@
   that kind (``kind="image"``...) with no text: the conversation answers what it reads;
 - ``subscribe_msg_popup_event`` (the person answered a subscribe-message prompt) → nothing
   to say, but ``consents`` lists the template ids they accepted (one send each);
-- other events (unsubscribe, menu links, reported location, template receipts) → nothing.
+- other events (unsubscribe, menu links, reported location, template receipts, a product
+  scan) → nothing;
+- pushes from WeChat's hardware platform (``device_text``, ``device_event``,
+  ``device_status``...) come from a device, not a person → nothing (answered ``success``).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from models.messages import InboundMessage
 log = logging.getLogger(__name__)
 CHANNEL = "wechat"
 BIND_SCENE = "bind_"
+DEVICE = "device_"  # the MsgType prefix of the hardware platform's pushes
 
 # The EventKey of each "click" button of the Official Account's menu, and what it says.
 MENU_KEYS = {
@@ -85,6 +89,8 @@ def understand(push: BaseMessage) -> Meaning:
         raise Malformed("no FromUserName")
     created = _number(push, "CreateTime")
     msg_type = kind(push)
+    if msg_type.startswith(DEVICE):
+        return None  # a device's report or binding: nobody to answer
     if msg_type == "event":
         handler = _EVENTS.get(_event(push))
         return handler(push, openid, f"{openid}:{created}:{_event(push)}") if handler else None
