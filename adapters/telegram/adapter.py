@@ -17,10 +17,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from telegram import Bot, Update
+from telegram import Bot
 from telegram.error import TelegramError
 
 from adapters.base import Host, Occasion, Route, error_response
+from adapters.telegram import updates
 from adapters.telegram.config import TelegramSettings
 from adapters.telegram.sender import NOTICE, REPLY, TelegramSender, keyboard_json
 from adapters.telegram.transport import AiohttpRequest
@@ -150,8 +151,9 @@ class TelegramChannel:
         async with self._workers:
             try:
                 msg = self.read(data)
-                if msg is not None and isinstance(msg.raw, Update) and msg.raw.callback_query:
-                    await self._answer_callback(msg.raw.callback_query.id)
+                tapped = data.get("callback_query")
+                if isinstance(tapped, dict) and isinstance(tapped.get("id"), str):
+                    await self._answer_callback(tapped["id"])  # stops the button's spinner, even for a tap we ignore
                 if msg is None:
                     return "", []
                 return msg.chat_id, await self._on_message(msg)
@@ -170,66 +172,14 @@ class TelegramChannel:
             log.info("telegram: answerCallbackQuery failed: %s", e)
 
     def read(self, data: dict[str, Any]) -> InboundMessage | None:
-        """An update's JSON as the conversation reads it; None for an update that is not for it.
-
-        A person's message in a private chat is read straight from the JSON (``plain_private``);
-        anything else takes python-telegram-bot's full reading (``parse``).
-        """
-        msg = self.plain_private(data)
-        return msg if msg is not None else self.parse(Update.de_json(data, self.bot))
-
-    def plain_private(self, data: dict[str, Any]) -> InboundMessage | None:
-        """The commonest update, a person's message in a private chat, read straight from the JSON.
-
-        Building PTB's ``Update`` costs more than the rest of reading it; a private chat needs
-        none of what it offers (entities, replies, mentions). None for any other update, and
-        for anything not shaped as Telegram documents it, so that ``parse`` sees those.
-        """
-        m = data.get("message")
-        if len(data) != 2 or not isinstance(m, dict):
-            return None
-        chat, person = m.get("chat"), m.get("from")
-        if not isinstance(chat, dict) or not isinstance(person, dict) or chat.get("type") != "private" \
-                or type(chat.get("id")) is not int or type(person.get("id")) is not int or person.get("is_bot"):
-            return None
-        text = m.get("text") or m.get("caption") or ""
-        language = person.get("language_code")
-        if not isinstance(text, str) or not isinstance(language, (str, type(None))):
-            return None
-        return InboundMessage(channel=self.name, sender_id=str(person["id"]), chat_id=str(chat["id"]), text=text,
-                              message_id=f"u{data['update_id']}", mentioned=True, language=language, raw=data)
-
-    def parse(self, update: Update) -> InboundMessage | None:
-        """A message or a button tap as an InboundMessage; None for anything else."""
-        if update.callback_query and update.callback_query.message:
-            q = update.callback_query
-            chat = q.message.chat
-            return InboundMessage(channel=self.name, sender_id=str(q.from_user.id), chat_id=str(chat.id),
-                                  text=q.data or "", message_id=f"u{update.update_id}",
-                                  is_group=chat.type in ("group", "supergroup"), mentioned=True,
-                                  language=q.from_user.language_code, raw=update)
-        m = update.message
-        if m is None or m.from_user is None or m.from_user.is_bot:
-            return None
-        text = m.text or m.caption or ""
-        group = m.chat.type in ("group", "supergroup")
-        return InboundMessage(channel=self.name, sender_id=str(m.from_user.id), chat_id=str(m.chat.id), text=text,
-                              message_id=f"u{update.update_id}", is_group=group,
-                              mentioned=not group or self._addressed(m), language=m.from_user.language_code,
-                              raw=update)
-
-    def _addressed(self, m) -> bool:
-        """In a group: a command, a mention of the bot, or a reply to one of its messages."""
-        if m.reply_to_message and m.reply_to_message.from_user and self._bot_id and \
-                m.reply_to_message.from_user.id == self._bot_id:
-            return True
-        name = (self.config.bot_username or "").lower()
-        for entity, value in (m.parse_entities() or {}).items():
-            if entity.type == "bot_command" and ("@" not in value or value.lower().endswith("@" + name)):
-                return True
-            if entity.type == "mention" and name and value.lower() == "@" + name:
-                return True
-        return False
+        """An update's JSON as the conversation reads it (``updates.read``); None, logged in one
+        line, for an update that is not for it."""
+        msg = updates.read(data, self._bot_id, self.config.bot_username)
+        if msg is None:
+            what = next((k for k in data if k != "update_id"), "nothing")
+            log.info("telegram: update %s (%s) is not for the conversation; ignored", data.get("update_id"),
+                     str(what)[:40])
+        return msg
 
     async def _poll(self) -> None:
         """getUpdates, from the one process holding the polling lease."""
@@ -243,16 +193,19 @@ class TelegramChannel:
                 await asyncio.sleep(30)
                 continue
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=50, allowed_updates=UPDATES)
+                # The JSON, not Update.de_list: one update PTB cannot read would lose the whole batch.
+                batch = await self.bot._post("getUpdates", {"offset": offset, "timeout": 50,
+                                                            "allowed_updates": UPDATES}, read_timeout=60)
                 backoff = 1.0
             except TelegramError as e:
                 log.warning("telegram: getUpdates failed (%s); again in %.0f s", e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 300)
                 continue
-            for update in updates:
-                offset = update.update_id + 1
-                self._spawn(self._handle(update.to_dict()))
+            for data in batch if isinstance(batch, list) else ():
+                if isinstance(data, dict) and type(data.get("update_id")) is int:
+                    offset = data["update_id"] + 1
+                    self._spawn(self._handle(data))
 
     # ------------------------------------------------------------ outbound
     async def send(self, target: Target, reply: Reply, occasion: Occasion | None = None) -> Delivery:
