@@ -6,8 +6,8 @@ the e-mail channel counts the mail's From as authenticated.
 The payloads come from the platforms' documentation and from public SDKs' own test suites
 (python-telegram-bot's Bot API docs examples, teloxide, TelegramBots, aiogram; wechatpy,
 EasyWeChat, WxJava, chanxuehong/wechat); every row names where it came from. Telegram updates
-that python-telegram-bot refuses to read are kept apart in the file (``raises``) for the issue
-that makes reading them tolerant.
+that python-telegram-bot refuses to read carry its exception (``ptb_raised``): the channel reads
+updates from their JSON, so they are read, or ignored, like the rest.
 """
 from __future__ import annotations
 
