@@ -1,10 +1,9 @@
-"""Greeting, help, and what is left when nothing else understood the message."""
+"""Greeting, help, the zone times are shown in, and what is left when nothing else understood the message."""
 from __future__ import annotations
 
-import functools
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
-from bot.conversation.cards import when
+from bot.conversation.cards import when, zone_named
 from bot.conversation.router import Context, Router
 from models import chats
 from models.messages import InboundMessage, Reply
@@ -25,24 +24,17 @@ async def help_(msg: InboundMessage, ctx: Context) -> Reply:
     return ctx.reply("help.staff" if ctx.staff else "help.customer")
 
 
-@functools.cache
-def _zones() -> dict[str, str]:
-    """IANA names by their lower case: people type asia/shanghai too."""
-    return {name.lower(): name for name in available_timezones()}
-
-
 @router.command("timezone")
 async def timezone(msg: InboundMessage, ctx: Context) -> Reply:
     """``/timezone`` says which zone times are shown in; ``/timezone Asia/Shanghai`` sets this chat's."""
     if ctx.args:
-        name = _zones().get(ctx.args[0].lower())
+        name = zone_named(ctx.args[0])
         if name is None:
             return ctx.reply("timezone.unknown", zone=ctx.args[0][:64])
         await chats.set_timezone(ctx.identity.id, name)
         ctx.identity.timezone = name
         return ctx.reply("timezone.set", zone=name, time=when(ctx.services.engine.clock(), ctx.locale, ZoneInfo(name)))
-    zone_name = str(ctx.tz)
-    return ctx.reply("timezone.now", zone=zone_name, time=when(ctx.services.engine.clock(), ctx.locale, ctx.tz))
+    return ctx.reply("timezone.now", zone=str(ctx.tz), time=when(ctx.services.engine.clock(), ctx.locale, ctx.tz))
 
 
 @router.intent("greeting")

@@ -7,9 +7,10 @@ it showed, for the audit log.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.conversation.policy import Audience, fields_for
 from bot.conversation.texts import t
@@ -42,6 +43,16 @@ def zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return ZoneInfo(name) if name else default
     except (ZoneInfoNotFoundError, ValueError):
         return default
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def zone_named(text: str) -> str | None:
+    """The IANA name ``text`` means (people type asia/shanghai too), or None."""
+    return _zones().get(text.strip().lower())
 
 
 def _short_day(d: date, locale: str, this_year: int, *, month: bool = True) -> str:
