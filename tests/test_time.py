@@ -42,3 +42,21 @@ def test_init_writes_the_zone_given_or_detected(cli, tmp_path):
     assert re.search(r'^timezone = "[\w/+-]+"$', (tmp_path / "b" / "orderbot.toml").read_text(), re.M)
     bad = cli("init", "--dir", str(tmp_path / "c"), "--timezone", "Mars/Base", input="")
     assert bad.code != 0 and "unknown time zone" in bad.err and "Traceback" not in bad.err
+
+
+def test_init_at_a_terminal_asks_for_the_zone_and_offers_this_machines(cli, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, side = pty.openpty()
+    os.write(main, b"not/a_zone\nEurope/Berlin\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")}
+    p = subprocess.run([sys.executable, "-m", "bot", "init", "--dir", str(tmp_path / "t")], stdin=side,
+                       capture_output=True, text=True, env=env, timeout=60)
+    os.close(side)
+    os.close(main)
+    assert p.returncode == 0, p.stderr
+    assert "Time zone" in p.stdout and "unknown time zone" in p.stdout
+    assert 'timezone = "Europe/Berlin"' in (tmp_path / "t" / "orderbot.toml").read_text()
