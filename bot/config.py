@@ -34,11 +34,14 @@ class ConfigError(Exception):
     """A configuration problem, explained in one line that names the key."""
 
 
-def _machine_timezone() -> str:
+def machine_timezone() -> str:
+    """This machine's IANA zone (UTC when it cannot tell)."""
     try:
         from tzlocal import get_localzone_name
 
-        return get_localzone_name() or "UTC"
+        name = get_localzone_name() or "UTC"
+        ZoneInfo(name)  # tzlocal may name what zoneinfo does not know
+        return name
     except Exception:  # noqa: BLE001 - an odd /etc/localtime must not stop the service
         return "UTC"
 
@@ -62,7 +65,7 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: str | None = None
-    timezone: str = Field(default_factory=_machine_timezone)
+    timezone: str = Field(default_factory=machine_timezone)
 
     @field_validator("timezone")
     @classmethod

@@ -1,7 +1,11 @@
-"""Greeting, help, and what is left when nothing else understood the message."""
+"""Greeting, help, the zone times are shown in, and what is left when nothing else understood the message."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from bot.conversation.cards import when, zone_named
 from bot.conversation.router import Context, Router
+from models import chats
 from models.messages import InboundMessage, Reply
 
 router = Router("basics")
@@ -18,6 +22,19 @@ async def not_text(msg: InboundMessage, ctx: Context) -> Reply:
 @router.intent("help")
 async def help_(msg: InboundMessage, ctx: Context) -> Reply:
     return ctx.reply("help.staff" if ctx.staff else "help.customer")
+
+
+@router.command("timezone")
+async def timezone(msg: InboundMessage, ctx: Context) -> Reply:
+    """``/timezone`` says which zone times are shown in; ``/timezone Asia/Shanghai`` sets this chat's."""
+    if ctx.args:
+        name = zone_named(ctx.args[0])
+        if name is None:
+            return ctx.reply("timezone.unknown", zone=ctx.args[0][:64])
+        await chats.set_timezone(ctx.identity.id, name)
+        ctx.identity.timezone = name
+        return ctx.reply("timezone.set", zone=name, time=when(ctx.services.engine.clock(), ctx.locale, ZoneInfo(name)))
+    return ctx.reply("timezone.now", zone=str(ctx.tz), time=when(ctx.services.engine.clock(), ctx.locale, ctx.tz))
 
 
 @router.intent("greeting")

@@ -34,7 +34,7 @@ async def sees(ctx: Context, order: Order) -> str | None:
 async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | None = None) -> Reply:
     """The order's card for whoever asked, written to the audit log."""
     view = audience(ctx.staff, in_group=ctx.msg.is_group)
-    card = await order_card(ctx.services.engine, order, view, ctx.locale)
+    card = await order_card(ctx.services.engine, order, view, ctx.locale, ctx.tz)
     if ctx.staff:
         kind, who = "staff", ctx.staff.code
     else:

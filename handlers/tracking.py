@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.conversation.cards import when
+from bot.conversation.cards import eta_day, eta_window
 from bot.conversation.limits import LOOKUPS_PER_STRANGER, STRANGER_FLOOR, STRANGERS_PER_ORDER
 from bot.conversation.router import Context, Router
 from handlers.common import find_order, sees, show, staff_lookup, suggest
@@ -124,8 +124,9 @@ async def my_orders(ctx: Context, *, listing: bool) -> Reply:
     who = str(ctx.customer.id) if ctx.customer else f"{ctx.msg.channel}:{ctx.msg.sender_id}"
     for o in shown:
         node = engine.node_name(o, ctx.locale)
-        eta = engine.eta(o)
-        lines.append(f"· {o.order_no}  {node}" + (f"  → {when(eta, ctx.locale, engine.tz)}" if eta else ""))
+        window = eta_window(engine, o)
+        lines.append(f"· {o.order_no}  {node}"
+                     + (f"  → {eta_day(*window, ctx.locale, ctx.tz, engine.clock())}" if window else ""))
         await audit.shown(ctx.msg.channel, ctx.msg.chat_id, o.order_no, ("order_no", "status", "eta"),
                           actor_kind="customer", actor_id=who, verified_by=how)
     return Reply("\n".join(lines), buttons=tuple(Button(o.order_no, o.order_no) for o in shown[:5]))

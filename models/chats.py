@@ -181,6 +181,16 @@ async def first_contact(channel: str, sender: str, locale: str | None, now: date
     return await fetch_one(Identity, "channel = ? AND external_id = ?", [channel, sender])
 
 
+async def remember_locale(identity_id: int, locale: str) -> None:
+    """The language this identity writes in now (its notices follow it)."""
+    await execute("UPDATE identities SET locale = ? WHERE id = ?", [locale, identity_id])
+
+
+async def set_timezone(identity_id: int, name: str | None) -> None:
+    """The zone this identity reads times in (None: the server's)."""
+    await execute("UPDATE identities SET timezone = ? WHERE id = ?", [name, identity_id])
+
+
 # ---------------------------------------------------------------- one-time codes
 async def new_challenge(session_key: str, order_ref: str, order: Any, customer: Any, code_hash: str,
                         expires_at: datetime, now: datetime) -> int:

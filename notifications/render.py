@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.conversation.cards import day, when
+from bot.conversation.cards import day, eta_day, when
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
 from models.messages import Button, Reply
@@ -18,10 +19,10 @@ from models.outbox import EMAIL_ANSWER, VERIFICATION_CODE
 
 
 class Renderer:
-    """Turns an outbox row's kind and payload into a Reply."""
+    """Turns an outbox row's kind and payload into a Reply, its times in the reader's zone ``tz``."""
 
-    def __init__(self, engine: ProgressEngine) -> None:
-        self.engine = engine
+    def __init__(self, engine: ProgressEngine, tz: ZoneInfo | None = None) -> None:
+        self.engine, self.tz = engine, tz or engine.tz
         self._kinds: dict[str, Callable[[dict[str, Any], str, str], list[str]]] = {
             "node_entered": self._node, "eta_changed": self._eta_changed, "late": self._late,
             "overdue": self._overdue, "exception_opened": self._exception, "exception_resolved": self._exception,
@@ -59,7 +60,11 @@ class Renderer:
         return wf.node(key).name(locale) if wf and wf.has(key) else key
 
     def _time(self, value: str | None, locale: str) -> str:
-        return when(datetime.fromisoformat(value), locale, self.engine.tz) if value else "—"
+        return when(datetime.fromisoformat(value), locale, self.tz) if value else "—"
+
+    def _day(self, value: str | None, locale: str) -> str:
+        """An ETA is a day people plan with, not a minute."""
+        return eta_day(datetime.fromisoformat(value), None, locale, self.tz, self.engine.clock()) if value else "—"
 
     def _note(self, payload: dict[str, Any], locale: str, audience: str) -> str:
         """A staff note is internal: staff read it, a group chat does not (the group view)."""
@@ -73,19 +78,19 @@ class Renderer:
         if p.get("tracking_no"):
             lines.append(t("notice.shipment", locale, carrier=p.get("carrier") or "", tracking_no=p["tracking_no"]))
         if p.get("eta"):
-            lines.append(t("notice.eta", locale, eta=self._time(p["eta"], locale)))
+            lines.append(t("notice.eta", locale, eta=self._day(p["eta"], locale)))
         return lines
 
     def _eta_changed(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
-        return [t("notice.eta_changed", locale, order_no=p["order_no"], previous=self._time(p.get("previous"), locale),
-                  eta=self._time(p.get("eta"), locale))]
+        return [t("notice.eta_changed", locale, order_no=p["order_no"], previous=self._day(p.get("previous"), locale),
+                  eta=self._day(p.get("eta"), locale))]
 
     def _late(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         key = "notice.late" if audience == "customer" else "notice.late.staff"
         promised = day(date.fromisoformat(p["promised_date"]), locale)
         lines = [t(key, locale, order_no=p["order_no"], promised=promised, node=self._node_name(p, locale))]
         if p.get("eta"):
-            lines.append(t("notice.eta", locale, eta=self._time(p["eta"], locale)))
+            lines.append(t("notice.eta", locale, eta=self._day(p["eta"], locale)))
         return lines
 
     def _overdue(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from adapters.base import Adapter, Occasion
 from models import leases, outbox, sql
@@ -206,18 +207,14 @@ class OutboxSender:
             return
         # A chat that is no staff member's own (a group they subscribed) reads the group's view.
         audience = GROUP if row["audience"] == STAFF and person is None else row["audience"]
-        if len(rows) > 1:
-            reply = self.renderer.digest([(r["kind"], r["payload"]) for r in rows], row["order_no"], row["locale"],
-                                         audience)
-        else:
-            reply = self.renderer.reply(row["kind"], row["payload"], row["locale"], audience)
-        if row["audience"] == CUSTOMER and self.link and row["order_no"] and row["kind"] in LINKED \
-                and (url := await self.link(row["order_no"])):
+        url = None
+        if row["audience"] == CUSTOMER and self.link and row["order_no"] and row["kind"] in LINKED:
             # A link of its own per notice: it opens this one order, for the first browser that follows it.
-            reply = replace(reply, text=f"{reply.text}\n{t('notice.open', row['locale'], url=url)}")
+            url = await self.link(row["order_no"])
         occasion = Occasion(row["kind"], row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:
+            reply = self._render(rows, audience, *self._reader(row, person, target), url)
             delivery = await self._send(target, reply, occasion)
             if delivery.ok:
                 await self._record(rows, "sent", via=target)
@@ -228,6 +225,22 @@ class OutboxSender:
                 return
         await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
         log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
+
+    def _reader(self, row: dict[str, Any], person: Person | None, target: Target) -> tuple[str, ZoneInfo]:
+        """The language and zone of the identity ``target`` is: each chat reads what it writes in."""
+        seat = person.seat(target) if person is not None else None
+        locale = (seat.locale if seat else None) or (person.locale if person else None) or row["locale"]
+        return locale, zone(seat.timezone if seat else None, self.engine.tz)
+
+    def _render(self, rows: list[dict[str, Any]], audience: str, locale: str, tz: ZoneInfo,
+                url: str | None) -> Reply:
+        row = rows[0]
+        renderer = self.renderer if tz == self.engine.tz else Renderer(self.engine, tz)
+        if len(rows) > 1:
+            reply = renderer.digest([(r["kind"], r["payload"]) for r in rows], row["order_no"], locale, audience)
+        else:
+            reply = renderer.reply(row["kind"], row["payload"], locale, audience)
+        return replace(reply, text=f"{reply.text}\n{t('notice.open', locale, url=url)}") if url else reply
 
     async def _withheld(self, row: dict[str, Any], person: Person | None) -> str | None:
         """Why a staff notice must not go out now (checked again at sending: orders change hands), or None."""

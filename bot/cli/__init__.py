@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sys
 from pathlib import Path
 
 import click
@@ -27,7 +28,8 @@ url = "sqlite://orderbot.db"
 host = "127.0.0.1"
 port = 8080
 # public_url = "https://orders.example.com"   # how channels and links reach this server
-# timezone = "Asia/Shanghai"                  # default: this machine's time zone
+# The zone people read times in unless their chat set its own (/timezone); an IANA name.
+timezone = "{timezone}"
 
 [security]
 secret_key = "{secret}"
@@ -66,18 +68,40 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Where to write orderbot.toml and workflows.yaml.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
-def init(folder: Path, force: bool) -> None:
-    """Write orderbot.toml (with a fresh secret key) and an example workflows.yaml."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {folder / DEFAULT_FILE: CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32)),
-             folder / "workflows.yaml": builtin_workflows_text()}
+@click.option("--timezone", "tz", default=None, metavar="ZONE",
+              help="The zone times are shown in, e.g. Asia/Shanghai (default: asked, or this machine's).")
+def init(folder: Path, force: bool, tz: str | None) -> None:
+    """Write orderbot.toml (with a fresh secret key and the time zone) and an example workflows.yaml."""
+    files = [folder / DEFAULT_FILE, folder / "workflows.yaml"]
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
         fail(f"{', '.join(existing)} already exist(s); use --force to overwrite")
+    zone = _init_timezone(tz)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {files[0]: CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32), timezone=zone),
+             files[1]: builtin_workflows_text()}
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
         click.echo(f"wrote {path}")
     click.echo("next: orderbot migrate && orderbot serve")
+
+
+def _init_timezone(given: str | None) -> str:
+    """``--timezone``, else asked with this machine's as the answer (detected alone when nobody types)."""
+    from bot.config import machine_timezone
+    from bot.conversation.cards import zone_named
+
+    if given is not None:
+        if (name := zone_named(given)) is None:
+            fail(f"--timezone: unknown time zone {given!r} (use an IANA name such as Asia/Shanghai)")
+        return name
+    detected = machine_timezone()
+    if not sys.stdin.isatty():
+        click.echo(f"time zone: {detected} (this machine's; --timezone to choose another)")
+        return detected
+    while (name := zone_named(click.prompt("Time zone customers and staff read times in", default=detected))) is None:
+        click.echo("unknown time zone; use an IANA name such as Asia/Shanghai or Europe/Berlin")
+    return name
 
 
 @cli.command()

@@ -7,9 +7,10 @@ it showed, for the audit log.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.conversation.policy import Audience, fields_for
 from bot.conversation.texts import t
@@ -36,6 +37,59 @@ def day(d: date, locale: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if locale.startswith("zh") else f"{d:%d %b %Y}"
 
 
+def zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """The reader's zone: their identity's when it names a real one, else the server's."""
+    try:
+        return ZoneInfo(name) if name else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def zone_named(text: str) -> str | None:
+    """The IANA name ``text`` means (people type asia/shanghai too), or None."""
+    return _zones().get(text.strip().lower())
+
+
+def _short_day(d: date, locale: str, this_year: int, *, month: bool = True) -> str:
+    """12月3日 / 3 Dec; the year only when it is not this one."""
+    if locale.startswith("zh"):
+        text = f"{d.month}月{d.day}日" if month else f"{d.day}日"
+        return f"{d.year}年{text}" if d.year != this_year else text
+    text = f"{d.day} {d:%b}" if month else str(d.day)
+    return f"{text} {d.year}" if d.year != this_year else text
+
+
+def eta_day(first: datetime, last: datetime | None, locale: str, tz: ZoneInfo, now: datetime) -> str:
+    """An ETA as people plan with it: a day (预计 12月3日), or days when it is uncertain (12月3日–5日)."""
+    start, end = first.astimezone(tz).date(), (last or first).astimezone(tz).date()
+    year = now.astimezone(tz).year
+    if end <= start:
+        return _short_day(start, locale, year)
+    same_month = (start.year, start.month) == (end.year, end.month)
+    if locale.startswith("zh"):
+        return f"{_short_day(start, locale, year)}–{_short_day(end, locale, year, month=not same_month)}"
+    if same_month:
+        return f"{start.day}–{_short_day(end, locale, year)}"
+    return f"{_short_day(start, locale, year)} – {_short_day(end, locale, year)}"
+
+
+def eta_window(engine: ProgressEngine, order: Order, *, held: bool = False) -> tuple[datetime, datetime] | None:
+    """The days the order should arrive in: one, or a span as long as its current node once more
+    (at least a day) when nobody can say when it moves on: held up, or over its node's time."""
+    eta = engine.eta(order)
+    if eta is None:
+        return None
+    if not (held or engine.node_overdue(order)):
+        return eta, eta
+    node = engine.current_node(order)
+    return eta, eta + timedelta(hours=max(24, node.sla_hours if node else 24))
+
+
 def _steps(wf: Workflow, current: str, entered: set[str], audience: Audience, locale: str) -> str:
     """✓ done → ▶ current → still to come; skipped nodes and what customers may not see left out."""
     here = wf.index(current)
@@ -52,21 +106,22 @@ def _steps(wf: Workflow, current: str, entered: set[str], audience: Audience, lo
     return " → ".join(out)
 
 
-async def order_card(engine: ProgressEngine, order: Order, audience: Audience, locale: str) -> Card:
-    """The card for ``order`` as ``audience`` may see it, in ``locale``."""
-    wf, tz = engine.workflow_of(order), engine.tz
+async def order_card(engine: ProgressEngine, order: Order, audience: Audience, locale: str,
+                     tz: ZoneInfo | None = None) -> Card:
+    """The card for ``order`` as ``audience`` may see it, in ``locale``, its times in the reader's ``tz``."""
+    wf, tz = engine.workflow_of(order), tz or engine.tz
     shown = list(BASE_FIELDS)
+    entered, held = await progress_facts(order.id)
     lines = [t("card.order", locale, order_no=order.order_no)]
     lines.append(t("card.now", locale, node=engine.node_name(order, locale),
                    since=when(order.node_entered_at, locale, tz)))
-    eta = engine.eta(order)
-    if eta is not None:
-        lines.append(t("card.eta", locale, eta=when(eta, locale, tz)))
+    window = eta_window(engine, order, held=bool(held))
+    if window is not None:
+        lines.append(t("card.eta", locale, eta=eta_day(*window, locale, tz, engine.clock())))
     if order.promised_date:
         lines.append(t("card.promised", locale, date=day(order.promised_date, locale)))
     if engine.is_late(order):
         lines.append(t("card.late", locale))
-    entered, held = await progress_facts(order.id)
     lines.append(t("card.progress", locale, steps=_steps(wf, order.current_node, entered, audience, locale)))
     if order.tracking_no:
         lines.append(t("card.shipment", locale, carrier=order.carrier or "", tracking_no=order.tracking_no))

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.conversation.cards import zone
 from bot.conversation.limits import PER_CHAT, PER_SOURCE, RateLimiter
 from bot.conversation.nlu import Parse, Parser
 from bot.conversation.sessions import Session, SessionBusy, Sessions
@@ -58,9 +60,15 @@ class Context:
     command: str | None = None
     args: tuple[str, ...] = ()
     floor: float = 0.0  # the answer takes at least this many seconds (see limits.STRANGER_FLOOR)
+    written: str | None = None  # the language this message is written in, when it says
 
     def t(self, key: str, **values: object) -> str:
         return t(key, self.locale, **values)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The zone this person reads times in: their identity's (/timezone), else the server's."""
+        return zone(self.identity.timezone, self.services.engine.tz)
 
     def reply(self, key: str, **values: object) -> Reply:
         return Reply(self.t(key, **values))
@@ -148,6 +156,10 @@ class Conversation:
                 if identity is None:
                     identity = await _first_contact(msg)
                 ctx = self._context(msg, identity, staff, customer, session)
+                if ctx.written and ctx.written != identity.locale:
+                    # Kept on this identity alone: English mail leaves the customer's Chinese Telegram chat be.
+                    await chats.remember_locale(identity.id, ctx.written)
+                    identity.locale = ctx.written
                 for route in self.routes:
                     if route.matches(ctx):
                         reply = await route.handler(msg, ctx)
@@ -178,10 +190,11 @@ class Conversation:
         written = None if cmd else _written_language(msg.text, parse)  # "/start xyz" says nothing of it
         if written:
             session.data["lang"] = written  # a bare code or number keeps the conversation's language
-        locale = (staff.locale if staff else None) or identity.locale or written or session.data.get("lang") \
-            or DEFAULT_LOCALE
+        # What this identity writes in wins; the person's own setting only until it has written words.
+        locale = written or identity.locale or session.data.get("lang") or (staff.locale if staff else None) \
+            or (customer.locale if customer else None) or DEFAULT_LOCALE
         return Context(msg, self.services, identity, staff, customer, session, locale, parse,
-                       cmd[0] if cmd else None, cmd[1] if cmd else ())
+                       cmd[0] if cmd else None, cmd[1] if cmd else (), written=written)
 
 
 def _trimmed(msg: InboundMessage) -> InboundMessage:

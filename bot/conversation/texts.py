@@ -41,6 +41,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I can read text messages only: please type your order number or question.",
     },
     "rate_limited": {"zh": "请求太频繁了，请稍后再试。", "en": "Too many requests, please try again later."},
+    "timezone.now": {
+        "zh": "给您看的时间按 {zone} 显示（那里现在 {time}）。要改，发送 /timezone 时区，例如 /timezone Asia/Shanghai。",
+        "en": "Times are shown to you in {zone} (it is {time} there). To change it, send /timezone ZONE, "
+              "e.g. /timezone Europe/London.",
+    },
+    "timezone.set": {
+        "zh": "好的，之后给您看的时间都按 {zone} 显示（那里现在 {time}）。",
+        "en": "Done: times are shown to you in {zone} from now on (it is {time} there).",
+    },
+    "timezone.unknown": {
+        "zh": "不认识时区 {zone}。请用“地区/城市”的写法，例如 Asia/Shanghai、Europe/Berlin、America/New_York。",
+        "en": "I don't know the time zone {zone}. Use Region/City, e.g. Asia/Shanghai, Europe/Berlin, "
+              "America/New_York.",
+    },
     "group.private_only": {
         "zh": "订单信息请私聊我查询。", "en": "Please message me privately to look up an order.",
     },

@@ -30,6 +30,7 @@ from models.engine import ProgressEngine
 from models.orders import Order, OrderException
 
 log = logging.getLogger(__name__)
+DEMO_TIMEZONE = "Asia/Shanghai"  # the demo's customers and staff are in China, whatever the machine says
 
 
 @dataclass
@@ -85,7 +86,7 @@ def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Setting
     # A throwaway file need not survive a power cut; a kept one keeps WAL's usual safety.
     url = f"sqlite://{info.db_file}?synchronous={'NORMAL' if info.kept else 'OFF'}"
     text = (f"# written by `orderbot demo`; removed when it stops\n[database]\nurl = {json.dumps(url)}\n"
-            f"[server]\nhost = {json.dumps(host)}\nport = {port}\n"
+            f"[server]\nhost = {json.dumps(host)}\nport = {port}\ntimezone = {json.dumps(DEMO_TIMEZONE)}\n"
             f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n"
             # Notices at once, day and night: a newcomer should see them arrive.
             "[notifications]\nquiet_hours = \"\"\ndigest_seconds = 5\nscan_interval_seconds = 15\n")
