@@ -2,9 +2,13 @@
 
 Mail is fetched with ``BODY.PEEK[]`` (reading does not mark it seen) and marked ``\\Seen``
 only once it was handled, so a mail read just before a crash is handled again (and the
-router's dedupe on Message-ID keeps that from answering twice). IDLE is re-issued every
-28 minutes (RFC 2177 servers drop idle clients at 30). A lost connection is retried after
-1 s, doubling to 5 min, with jitter; each change of state is logged once.
+router's dedupe on Message-ID keeps that from answering twice). After a batch the mailbox
+is searched again, and IDLE is entered only when a search found nothing new: mail that
+arrives while a batch is handled (its ``EXISTS`` comes inside another command's answer,
+and the server does not say it twice) is handled right after it. IDLE is re-issued every
+5 minutes, well within the 30 at which RFC 2177 servers drop idle clients (and within what
+NAT boxes allow a silent connection); each re-issue searches too. A lost connection is
+retried after 1 s, doubling to 5 min, with jitter; each change of state is logged once.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ class MailboxWatcher:
 
     first_retry = 1.0
     max_retry = 300.0
-    idle_seconds = 28 * 60.0
+    idle_seconds = 5 * 60.0
     retry_seconds = 60.0  # a mail left for later (SMTP down) is tried again this soon
     poll_seconds = 60.0  # for servers without IDLE
 
@@ -53,6 +57,7 @@ class MailboxWatcher:
         self._client: aioimaplib.IMAP4 | None = None
         self._state: str | None = None
         self._retry_soon = False
+        self._new_mail = False  # the server announced mail (EXISTS) since the last search
         self._selected = False
         self.where = f"{settings.imap_user} on {settings.imap_host}:{settings.imap_port}"
 
@@ -112,24 +117,35 @@ class MailboxWatcher:
 
     # ------------------------------------------------------------ unseen mail
     async def _drain(self, client: aioimaplib.IMAP4) -> None:
-        found = await self._ok(client.uid_search("UNSEEN", charset=None), "UID SEARCH UNSEEN")
-        uids = [int(u) for line in found.lines[:-1] for u in bytes(line).split() if u.isdigit()]
-        for uid in sorted(uids):
-            if self._stop.is_set():
+        """Handle unseen mail, searching again after each batch, until a search finds nothing to try now."""
+        left: set[int] = set()  # handled but not done (SMTP down): tried again after ``retry_seconds``
+        while not self._stop.is_set():
+            self._new_mail = False
+            found = await self._ok(client.uid_search("UNSEEN", charset=None), "UID SEARCH UNSEEN")
+            uids = {int(u) for line in found.lines[:-1] for u in bytes(line).split() if u.isdigit()} - left
+            if not uids and not self._new_mail:
                 return
-            got = await self._ok(client.uid("fetch", str(uid), f"(BODY.PEEK[]<0.{MAX_FETCH}>)"), "UID FETCH")
-            raw = next((bytes(x) for x in got.lines if isinstance(x, bytearray)), None)
-            if raw is None:
-                continue  # expunged meanwhile
-            try:
-                done = await self.handle(raw)
-            except Exception:  # noqa: BLE001 - one mail must not stop the mailbox
-                log.exception("email: handling mail UID %s failed; trying again later", uid)
-                done = False
-            if done:
-                await self._ok(client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
-            else:
-                self._retry_soon = True
+            for uid in sorted(uids):
+                if self._stop.is_set():
+                    return
+                if not await self._one(client, uid):
+                    left.add(uid)
+                    self._retry_soon = True
+
+    async def _one(self, client: aioimaplib.IMAP4, uid: int) -> bool:
+        """Fetch and handle one mail; False when it stays unseen for later."""
+        got = await self._ok(client.uid("fetch", str(uid), f"(BODY.PEEK[]<0.{MAX_FETCH}>)"), "UID FETCH")
+        raw = next((bytes(x) for x in got.lines if isinstance(x, bytearray)), None)
+        if raw is None:
+            return True  # expunged meanwhile
+        try:
+            done = await self.handle(raw)
+        except Exception:  # noqa: BLE001 - one mail must not stop the mailbox
+            log.exception("email: handling mail UID %s failed; trying again later", uid)
+            done = False
+        if done:
+            await self._ok(client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+        return done
 
     # ------------------------------------------------------------ waiting for more
     async def _wait(self, client: aioimaplib.IMAP4) -> None:
@@ -153,7 +169,7 @@ class MailboxWatcher:
                 lines = [bytes(x) for x in push if isinstance(x, (bytes, bytearray))]
                 if any(x.startswith(b"BYE") for x in lines):
                     raise ConnectionLost("the server said BYE")
-                if any(x.endswith(NEW_MAIL) for x in lines):
+                if any(_announces_mail(x) for x in lines):
                     return
         finally:
             if self._lost.is_set():
@@ -187,6 +203,8 @@ class MailboxWatcher:
 
     async def _ok(self, aw: Awaitable[Any], what: str) -> Any:
         response = await self._io(aw)
+        if any(_announces_mail(x) for x in response.lines):  # said in passing: handled after this batch
+            self._new_mail = True
         if response.result != "OK":
             said = b" ".join(bytes(x) for x in response.lines if isinstance(x, (bytes, bytearray)))[:200]
             raise Refused(f"{what} refused: {response.result} {said.decode(errors='replace')}")
@@ -204,6 +222,11 @@ class MailboxWatcher:
             transport.close()
         for task in list(client.tasks) + list(client.protocol.tasks):
             task.cancel()
+
+
+def _announces_mail(line: object) -> bool:
+    """An untagged ``N EXISTS`` or ``N RECENT`` (aioimaplib drops the ``* ``); not a literal's bytes."""
+    return isinstance(line, bytes) and line.rstrip().endswith(NEW_MAIL) and line[:1].isdigit()
 
 
 def _quoted(text: str) -> str:

@@ -1,8 +1,9 @@
 """A real IMAP server for tests: Debian's Dovecot on loopback, with one mailbox, in a temporary folder.
 
 Mail is put into INBOX with the stdlib ``imaplib`` APPEND, as a mail server delivering it
-would; ``seen`` and ``unseen`` read the flags the same way. The configuration, log and
-state live in the test's folder. As any user but root, Dovecot runs entirely as that
+would (``deliver_all``: a burst, one APPEND after another on one connection); ``seen`` and
+``unseen`` read the flags the same way. The configuration, log and state live in the
+test's folder. As any user but root, Dovecot runs entirely as that
 user. As root it drops privileges (auth as ``dovecot``, mail as ``nobody``), and those
 users cannot pass pytest's private ``/tmp/pytest-of-root``: the users file, the mail and
 the sockets then go to a folder of their own under the system's temp folder (mode 0711),
@@ -161,6 +162,14 @@ service imap-login {{
         with self.imap() as m:
             typ, data = m.append("INBOX", None, None, raw)
             assert typ == "OK", data
+
+    def deliver_all(self, raws: list[bytes], every: float = 0.0) -> None:
+        """Put every mail into INBOX over one connection, one APPEND after another ``every`` seconds apart."""
+        with self.imap() as m:
+            for raw in raws:
+                typ, data = m.append("INBOX", None, None, raw)
+                assert typ == "OK", data
+                time.sleep(every)
 
     def seen(self, message_id: str) -> list[bool]:
         """For each mail in INBOX with this Message-ID: whether it is marked \\Seen."""
