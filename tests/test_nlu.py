@@ -251,10 +251,15 @@ def test_confidence_means_something(parser):
     assert parser.parse("转人工").confidence >= 0.9
 
 
-@pytest.mark.parametrize("text", ["", "   ", "？？？", "\n", "SO", "@order_test_bot"])
+@pytest.mark.parametrize("text", ["", "   ", "\n", "SO", "@order_test_bot"])
 def test_empty_and_odd_input_is_fallback(parser, text):
     p = parser.parse(text)
     assert p.intent == "fallback" and p.order_refs == () and p.code is None
+
+
+@pytest.mark.parametrize("text", ["？？", "？？？", "??", "...", "。。。"])
+def test_a_customer_who_sends_only_question_marks_is_shown_what_the_bot_does(parser, text):
+    assert parser.parse(text).intent == "help"
 
 
 @pytest.mark.parametrize("pattern, literals", [

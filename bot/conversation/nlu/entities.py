@@ -6,6 +6,10 @@ a dash-like separator, or by a space where that is plausible ("SO 2026 1124 0042
 whose normalised form fullmatches ``[orders] number_pattern``. Digits alone are
 completed with the default prefix, unless they are a code (six digits), a mobile number,
 a date, an amount or a quantity.
+
+Inside a link or a mail address digits are someone else's ids (``?__utma=193350514.1``,
+``12345678@qq.com``): a link names an order only as a whole part of its path or query
+(``/orders/SO202611240042``), written as the pattern wants it, and a mail address never.
 """
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ _TAIL = re.compile(rf"(?:[A-Za-z]+|[0-9]+|{_SEP}{{1,3}}[0-9]+)*")
 HEAD_MAX = 24
 ADJACENT, SPACE, DASH, BREAK = range(4)
 MAX_PIECES = 8
+CODE_LEN = 6
+CODE_GROUP_MAX = 3  # "12 34 56", "4 8 2 9 1 3", "482 913": short groups only; "2026 1124" is no code
+
+_LINKISH = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.]+", re.ASCII)
+_URL_PART = re.compile(r"[A-Za-z0-9-]+")
 
 _MOBILE = re.compile(r"(86)?1[3-9]\d{9}")
 _YYYYMMDD = re.compile(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])")
@@ -36,6 +45,14 @@ _UNIT_AFTER = re.compile(r"\s*(元|块|万|千|百|个|件|箱|台|套|只|条|�
 _LABEL_BEFORE = re.compile(r"(¥|\$|rmb|usd|cny|数量|改成|改为|改到|qty|quantity|×|价格|金额|总价|单价|付了|付款|price|"
                            r"paid|total|amount|电话|手机号?|"
                            r"tel|phone|mobile|qq|微信|wechat|wx|vx)\s*[:=]?\s*$|\+\s*$", re.IGNORECASE)
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the spans made spaces, offsets kept."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +113,10 @@ class EntityFinder:
         refs: list[str] = []
         spans: list[tuple[int, int]] = []
         code = None
+        links = [m.span() for m in _LINKISH.finditer(text)]
+        if links:
+            refs += self._linked(text, links)
+            text = _blank(text, links)
         # Only the stretches around digits can hold a reference or a code; cutting just
         # those into pieces keeps a long e-mail cheap.
         for span in _clusters(text):
@@ -117,19 +138,40 @@ class EntityFinder:
                     spans.append(span)
         return Entities(tuple(refs), code, tuple(spans))
 
+    def _linked(self, text: str, links: list[tuple[int, int]]) -> list[str]:
+        """References a link names as one whole part of it; a mail address names none."""
+        found = []
+        for start, end in links:
+            if "@" in text[start:end] and "://" not in text[start:end]:
+                continue
+            for m in _URL_PART.finditer(text, start, end):
+                ref = normalize_order_no(m.group())
+                if any(c.isdigit() for c in ref) and self._pattern.fullmatch(ref) and ref not in found:
+                    found.append(ref)
+        return found
+
     def _code(self, text: str, pieces: list[_Piece], gaps: list[int],
               used: set[int]) -> tuple[str | None, tuple[int, int] | None]:
-        """The first six digits standing alone (or as "482 913", as some text messages show them)."""
-        for k, p in enumerate(pieces):
+        """The first six digits standing alone, or typed in short groups ("482 913", "12 34 56")."""
+        k = 0
+        while k < len(pieces):
+            p = pieces[k]
             if k in used or not p.is_digits or gaps[k] == ADJACENT:
+                k += 1
                 continue  # glued to letters ("abc123456") it is some other id
             last = k
-            if (len(p.text) == 3 and k + 1 < len(pieces) and k + 1 not in used and gaps[k + 1] in (SPACE, DASH)
-                    and pieces[k + 1].is_digits and len(pieces[k + 1].text) == 3):
-                last = k + 1
+            if len(p.text) <= CODE_GROUP_MAX:
+                while (last + 1 < len(pieces) and last + 1 not in used and gaps[last + 1] in (SPACE, DASH)
+                       and pieces[last + 1].is_digits and len(pieces[last + 1].text) <= CODE_GROUP_MAX):
+                    last += 1
             digits = "".join(q.text for q in pieces[k:last + 1])
-            if len(digits) == 6 and gaps[last + 1] != ADJACENT and not self._amount(text, p.start, pieces[last].end):
+            dashed = DASH in gaps[k + 1:last + 1]
+            if dashed and [len(q.text) for q in pieces[k:last + 1]] != [3, 3]:
+                digits = ""  # "10-12-26" is a date; only "482-913" is a code with dashes
+            if (len(digits) == CODE_LEN and gaps[last + 1] != ADJACENT
+                    and not self._amount(text, p.start, pieces[last].end)):
                 return digits, (p.start, pieces[last].end)
+            k = last + 1
         return None, None
 
     def _ref_at(self, text: str, pieces: list[_Piece], gaps: list[int], i: int) -> tuple[str | None, int]:

@@ -3,6 +3,7 @@
 Rules and fuzzy matching, no model and no network. A message goes through:
 
 1. NFKC (full-width → ASCII), group mentions ("@order_test_bot") blanked out;
+   traditional characters read as simplified ones (OpenCC's t2s) for the phrases;
 2. order references and a one-time code taken out (``bot.conversation.nlu.entities``);
 3. a message that is only references (or only a code) plus filler is a lookup (a code);
 4. otherwise the phrases of every intent are found, Chinese on the characters, English
@@ -14,6 +15,8 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, replace
+
+import opencc
 
 from bot.conversation.nlu.entities import Entities, EntityFinder
 from bot.conversation.nlu.lexicon import (
@@ -36,6 +39,9 @@ _MENTION = re.compile(r"(?<!\S)@(?:[A-Za-z0-9_.\-]+|[^\s@]{1,20}(?=\s))")
 _LINK = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.]+", re.ASCII)
 _HAN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z]+")
+# "？？" or "..." alone: the person is lost, and is shown what the bot can do.
+_PUZZLED = re.compile(r"[\s?？!！.。…~～,，、]*[?？.。…][\s?？!！.。…~～,，、]*")
+PUZZLED_CONFIDENCE = 0.6
 
 FALLBACK_CONFIDENCE = 0.3
 BARE_CONFIDENCE = 0.95
@@ -93,6 +99,7 @@ class Parser:
         self._words = WordCorrector(self._en.words(), keep=COMMON_EN)
         self._typos = re.compile("|".join(map(re.escape, sorted(ZH_TYPOS, key=len, reverse=True))))
         self._filler_zh = re.compile("|".join(map(re.escape, sorted(FILLER_ZH, key=len, reverse=True))))
+        self._t2s = opencc.OpenCC("t2s.json")
 
     def parse(self, text: str) -> Parse:
         """Understand one message."""
@@ -100,6 +107,10 @@ class Parser:
         found = self._entities.find(norm)
         masked = _LINK.sub(lambda m: " " * len(m.group()), _blank(norm, found.spans)).lower()
         language = "zh" if _HAN.search(norm) else "en"
+        if language == "zh":
+            masked = self._t2s.convert(masked)
+        elif _PUZZLED.fullmatch(norm):
+            return Parse(text, "help", (), None, PUZZLED_CONFIDENCE, language)
         if (found.code or found.refs) and self._bare(masked):
             intent = "provide_code" if found.code else "track_order"
             return Parse(text, intent, found.refs, found.code, BARE_CONFIDENCE, language)
