@@ -1,7 +1,7 @@
 """Mail arriving in bursts: every mail is answered within seconds, none waits for the next IDLE period.
 
 A real Dovecot holds the mailbox and a real aiosmtpd takes the answers (fixtures from
-``tests.test_email``). The IDLE period is left at its default (minutes): an answer that
+``tests.kit.mail``). The IDLE period is left at its default (minutes): an answer that
 comes within seconds did not wait for it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.app import build_conversation, make_channel
 from bot.conversation.inbound import Inbound
 from tests.kit.dovecot import Dovecot
 from tests.kit.fakes import MailSink
-from tests.test_email import NO, dovecot, email_settings, mail, message_id, order_at, until  # noqa: F401 - fixtures
+from tests.kit.mail import NO, dovecot, email_settings, mail, message_id, order_at, until  # noqa: F401 - fixtures
 
 BURST = 100
 BURST_SECONDS = 30  # 100 mails through the whole conversation on a busy 2-core machine; the bug took 28 minutes
@@ -34,7 +34,7 @@ class Burst:
 
 
 @pytest.fixture
-async def burst(email_settings, engine, smtp, dovecot):  # noqa: F811 - fixtures from tests.test_email
+async def burst(email_settings, engine, smtp, dovecot):  # noqa: F811 - fixtures from tests.kit.mail
     inbound = Inbound(build_conversation(email_settings, engine))
     handling: list[bytes] = []  # mail to put into the mailbox while the next mail is being handled
 
