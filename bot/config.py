@@ -189,6 +189,8 @@ def _explain(err: ValidationError, path: Path | None) -> str:
     env = ENV_PREFIX + "__".join(str(p).upper() for p in first["loc"])
     from_env = any(k.upper() == env for k in os.environ)
     where = f" (from {env})" if from_env else (f" in {path}" if path else "")
+    if first["type"] == "missing" and path is None and not from_env:
+        return no_config_file()
     if first["type"] == "missing":
         msg = f"config error: {key} is required (set it{where} or as {env})"
     elif first["type"] == "extra_forbidden":
@@ -199,6 +201,12 @@ def _explain(err: ValidationError, path: Path | None) -> str:
         msg = f"config error: {key}: {first['msg']}{shown}{where}"
     more = len(err.errors()) - 1
     return msg + (f"; and {more} more problem{'s' if more > 1 else ''}" if more else "")
+
+
+def no_config_file() -> str:
+    """What a command that needs settings says when there is no file at all (a newcomer's first try)."""
+    return (f"no config file: none given with -c or ${ENV_PREFIX}CONFIG, and no {DEFAULT_FILE} in {Path.cwd()}; "
+            f"run `orderbot init` to write one (or `orderbot demo` to try orderbot without one)")
 
 
 def _resolve_relative(settings: Settings, base: Path) -> None:

@@ -173,3 +173,51 @@ async def test_audit_lists_who_was_shown_an_order(cli, engine):
     assert r.code == 0 and "staff:M001" in r.out and "amount,order_no" in r.out and "telegram" in r.out
     r = await asyncio.to_thread(cli, "audit", "SO209912310001")
     assert r.code == 0 and "nobody" in r.out
+
+
+# ---------------------------------------------------------------- no config at all
+NEEDS_NO_CONFIG = {("init",), ("demo",), ("nlu",), ("workflows", "check")}
+ARGS = {  # every command that needs settings, with arguments it would accept
+    ("migrate",): [], ("serve",): [], ("staff", "add"): ["--name", "王伟", "--role", "sales"], ("staff", "list"): [],
+    ("apikey", "create"): ["--name", "erp"], ("apikey", "list"): [], ("apikey", "revoke"): ["erp"],
+    ("order", "show"): ["SO202611210388"], ("event",): ["SO202611210388", "paid"], ("chat",): ["--as", "telegram:1"],
+    ("mailbox",): [], ("audit",): ["SO202611210388"], ("outbox", "list"): [], ("outbox", "replay"): ["--failed"],
+}
+
+
+def _newcomers_env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")}
+    env["TMPDIR"] = str(tmp_path)  # no demo of anyone else's running in there
+    return env
+
+
+def test_staff_list_where_there_is_no_config_says_so_and_to_run_init(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "bot", "staff", "list"], cwd=tmp_path, env=_newcomers_env(tmp_path),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("orderbot: no config file") and "run `orderbot init`" in p.stderr
+    assert "secret_key" not in p.stderr and "Traceback" not in p.stderr and p.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "no database was made"
+
+
+def test_every_command_that_needs_a_config_says_there_is_none(tmp_path, monkeypatch):
+    import tempfile
+
+    leaves = {path for path in all_commands(orderbot_cli) if not isinstance(_command(path), click.Group)}
+    assert leaves == set(ARGS) | NEEDS_NO_CONFIG, "a new command: put it in ARGS or NEEDS_NO_CONFIG"
+    for key in [k for k in os.environ if k.startswith("ORDERBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for path, args in ARGS.items():
+        r = CliRunner().invoke(orderbot_cli, [*path, *args], prog_name="orderbot")
+        assert r.exit_code == 2, (path, r.output)
+        assert "no config file" in r.stderr and "orderbot init" in r.stderr and "secret_key" not in r.stderr, path
+    assert list(tmp_path.iterdir()) == []
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    cmd: click.Command = orderbot_cli
+    for name in path:
+        cmd = cmd.commands[name]  # type: ignore[attr-defined]
+    return cmd
