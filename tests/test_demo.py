@@ -1,41 +1,24 @@
 """`orderbot demo`: starts from nothing within 30 s, and its seeded histories are ones the engine accepts."""
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.demo.seed import seed_orders, seed_staff
+from bot.demo.data import SHOWCASE_EMAIL, SHOWCASE_ORDER
+from bot.demo.seed import seed_orders, seed_showcase, seed_staff
 from models.engine import ProgressEngine
 from models.orders import NodeEvent, Order, OrderException
 from models.people import Identity, StaffMember
-from tests.kit.base import free_port
-
-START_WITHIN = 30.0
-
-
-def _get(url: str, key: str | None = None) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+from tests.kit.demo import Lines, demo_env, get, start_demo
 
 
 def _all_orders(base: str, key: str, query: str = "") -> list[dict]:
     orders, after = [], 0
     while True:
-        status, page = _get(f"{base}/api/v1/orders?limit=200&after={after}{query}", key)
+        status, page = get(f"{base}/api/v1/orders?limit=200&after={after}{query}", key)
         assert status == 200, page
         orders += page["orders"]
         if page["next_after"] is None:
@@ -43,59 +26,73 @@ def _all_orders(base: str, key: str, query: str = "") -> list[dict]:
         after = page["next_after"]
 
 
-class Lines:
-    """Collects a process's stdout lines on a thread, so waiting for one never blocks for good."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True).start()
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if m := re.search(pattern, line):
-                    return m
-            time.sleep(0.05)
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "".join(self.lines))
-
-
 def test_demo_starts_from_nothing_and_answers_with_the_printed_key(tmp_path: Path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")}
-    env["TMPDIR"] = str(tmp_path)  # where the demo leaves its config for `orderbot chat`, this test's own
-    started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "demo", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=(tmp_path / "stderr.txt").open("w"), text=True)
-    base = f"http://127.0.0.1:{port}"
+    env = demo_env(tmp_path)
+    demo = start_demo(tmp_path, env)  # within 30 s
     try:
-        out = Lines(proc.stdout)
-        while True:
-            assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
-            assert time.monotonic() - started < START_WITHIN, "no /healthz answer within 30 s"
-            try:
-                if _get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        key = out.wait_for(r"API key: (ob_\S+)", START_WITHIN).group(1)  # printed once seeding is done
-        folder = Path(out.wait_for(r"Database: +(\S+)/demo\.db", 5).group(1))
+        folder = Path(demo.out.wait_for(r"Database: +(\S+)/demo\.db", 5).group(1))
+        assert demo.config.parent == folder
 
-        assert len(_all_orders(base, key)) == 300
-        late = _all_orders(base, key, "&late=true")
+        assert len(_all_orders(demo.base, demo.key)) == 300
+        late = _all_orders(demo.base, demo.key, "&late=true")
         assert late and all(o["late"] for o in late)
-        assert _all_orders(base, key, "&open_exceptions=true")
-        assert _get(f"{base}/api/v1/orders", "ob_not-a-key")[0] == 401
-        talk_to_the_demo(out, env, tmp_path)
+        assert _all_orders(demo.base, demo.key, "&open_exceptions=true")
+        assert get(f"{demo.base}/api/v1/orders", "ob_not-a-key")[0] == 401
+        talk_to_the_demo(demo.out, env, tmp_path)
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        assert demo.stop() == 0
         assert not folder.exists()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        demo.stop()
+
+
+def _orderbot(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=60)
+
+
+def _new_key(env: dict, cwd: Path, name: str) -> str:
+    made = _orderbot(env, cwd, "apikey", "create", "--name", name)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.splitlines()[-1]
+
+
+def test_a_second_demo_neither_takes_over_nor_removes_the_first(tmp_path: Path):
+    env, elsewhere = demo_env(tmp_path), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    first = start_demo(tmp_path, env, "--orders", "20")
+    try:
+        second = start_demo(tmp_path, env, "--orders", "20")
+        try:
+            assert first.config.parent != second.config.parent
+            asked = _orderbot(env, elsewhere, "staff", "list")
+            assert asked.returncode == 2 and asked.stdout == "", "with two demos running, none is guessed"
+            assert f"ORDERBOT_CONFIG={first.config}" in asked.stderr
+            assert f"ORDERBOT_CONFIG={second.config}" in asked.stderr
+            # Pointed at the first, the CLI works on the first's database, not the second's.
+            key = _new_key({**env, "ORDERBOT_CONFIG": str(first.config)}, elsewhere, "mine")
+            assert get(f"{first.base}/api/v1/orders?limit=1", key)[0] == 200
+            assert get(f"{second.base}/api/v1/orders?limit=1", key)[0] == 401
+            assert second.stop() == 0
+            assert not second.config.parent.exists()
+        finally:
+            second.stop()
+        assert first.config.exists() and get(f"{first.base}/healthz")[0] == 200
+
+        # A demo killed outright leaves its folder behind; that is no running demo.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = tmp_path / "orderbot-demo-killed"
+        stale.mkdir()
+        (stale / "demo.toml").write_text(first.config.read_text())
+        (stale / "demo.pid").write_text(str(dead.pid))
+        # With one demo running again, the bare commands reach it, as the README says.
+        key = _new_key(env, elsewhere, "after")
+        assert get(f"{first.base}/api/v1/orders?limit=1", key)[0] == 200
+        assert first.stop() == 0
+        assert not first.config.parent.exists() and stale.exists()
+    finally:
+        first.stop()
 
 
 def talk_to_the_demo(out: Lines, env: dict, tmp_path: Path) -> None:
@@ -120,11 +117,14 @@ def talk_to_the_demo(out: Lines, env: dict, tmp_path: Path) -> None:
 
 async def test_seeded_histories_are_valid_chains_in_the_past(engine: ProgressEngine):
     await seed_staff()
+    await seed_showcase(engine)
     await seed_orders(engine, 40)
     now = datetime.now(timezone.utc)
 
     orders = await Order.all()
-    assert len(orders) == 40
+    assert len(orders) == 41
+    readmes = await Order.get(order_no=SHOWCASE_ORDER).prefetch_related("customer")
+    assert engine.is_late(readmes) and readmes.current_node == "production" and readmes.customer.email == SHOWCASE_EMAIL
     for order in orders:
         events = await NodeEvent.filter(order_id=order.id).order_by("id")
         assert events[0].kind == "create" and events[0].node == engine.workflow_of(order).first.key

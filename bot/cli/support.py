@@ -5,6 +5,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import tomllib
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -13,14 +14,15 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.config import ConfigError, Settings, find_config_file, load_settings
+from bot.config import ENV_PREFIX, ConfigError, Settings, find_config_file, load_settings
 from bot.db import SchemaOutdated, database, ensure_schema
 from models.errors import EngineError
 from models.workflows import WorkflowError
 
 T = TypeVar("T")
 CONFIG_EXIT = 2
-DEMO_CONFIG = Path(tempfile.gettempdir()) / "orderbot-demo.toml"  # left there by a running `orderbot demo`
+DEMO_PREFIX = "orderbot-demo-"  # each running `orderbot demo` has a folder of its own: gettempdir()/orderbot-demo-*
+DEMO_CONFIG, DEMO_PID = "demo.toml", "demo.pid"
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -31,15 +33,15 @@ def fail(message: str, code: int = 1) -> None:
 def settings_from(ctx: click.Context) -> Settings:
     """The settings for this invocation; a bad or missing key ends it with exit code 2.
 
-    With no config file at all (and no database in the environment) while `orderbot demo`
-    runs, the demo's settings are used, so a newcomer can talk to the demo right away.
+    With no config file at all (and no database in the environment) while one `orderbot demo`
+    runs, that demo's settings are used, so a newcomer can talk to the demo right away. With
+    several running, none is guessed: the command names their config files.
     """
     obj = ctx.find_root().obj or {}
     if "settings" not in obj:
         explicit = obj.get("config")
-        if explicit is None and find_config_file(None) is None and _demo_running():
-            explicit = DEMO_CONFIG
-            click.echo(f"orderbot: no config file here; using the running demo's ({DEMO_CONFIG})", err=True)
+        if explicit is None and find_config_file(None) is None and not os.environ.get(ENV_PREFIX + "DATABASE__URL"):
+            explicit = _the_running_demo()
         try:
             obj["settings"] = load_settings(explicit)
         except ConfigError as e:
@@ -47,10 +49,46 @@ def settings_from(ctx: click.Context) -> Settings:
     return obj["settings"]
 
 
-def _demo_running() -> bool:
-    from bot.config import ENV_PREFIX
+def _the_running_demo() -> Path | None:
+    demos = running_demos()
+    if len(demos) == 1:
+        click.echo(f"orderbot: no config file here; using the running demo's ({demos[0]})", err=True)
+        return demos[0]
+    if demos:
+        fail(f"no config file here, and {len(demos)} demos are running; say which one:\n"
+             + "\n".join(f"  export {ENV_PREFIX}CONFIG={d}    # {_demo_url(d)}" for d in demos), CONFIG_EXIT)
+    return None
 
-    return DEMO_CONFIG.exists() and not os.environ.get(ENV_PREFIX + "DATABASE__URL")
+
+def running_demos() -> list[Path]:
+    """The config files of the demos running on this machine, oldest first (a killed one's folder is left out)."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob(DEMO_PREFIX + "*"):
+        config, pid = folder / DEMO_CONFIG, folder / DEMO_PID
+        try:
+            if config.is_file() and _alive(int(pid.read_text(encoding="ascii"))):
+                found.append((pid.stat().st_mtime, config))
+        except (OSError, ValueError):
+            continue  # being written or removed this very moment, or not ours
+    return [config for _, config in sorted(found)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process, alive
+    return True
+
+
+def _demo_url(config: Path) -> str:
+    try:
+        server = tomllib.loads(config.read_text(encoding="utf-8")).get("server", {})
+        return f"http://{server['host']}:{server['port']}"
+    except (OSError, tomllib.TOMLDecodeError, KeyError):
+        return "its address is unknown"
 
 
 def run_with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:

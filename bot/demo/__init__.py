@@ -21,10 +21,11 @@ from functools import partial
 from pathlib import Path
 
 from bot.app import serve
-from bot.cli.support import CONFIG_EXIT, DEMO_CONFIG, fail
+from bot.cli.support import CONFIG_EXIT, DEMO_CONFIG, DEMO_PID, DEMO_PREFIX, fail
 from bot.config import ENV_PREFIX, ConfigError, Settings, load_settings
 from bot.demo.motion import keep_moving
-from bot.demo.seed import seed_orders, seed_staff
+from bot.demo.data import SHOWCASE_ORDER
+from bot.demo.seed import seed_orders, seed_showcase, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException
@@ -39,6 +40,7 @@ class DemoInfo:
 
     db_file: Path
     kept: bool
+    config: Path  # the demo's own config file, which `orderbot ...` in another terminal reads
     api_key: str = ""
     orders: int = 0
     late_order: str | None = None
@@ -49,8 +51,10 @@ class DemoInfo:
 # ---------------------------------------------------------------- running it
 def run_demo(host: str, port: int, n_orders: int, db_path: Path | None) -> None:
     """Serve the demo until Ctrl+C or SIGTERM; the throwaway database goes with it."""
-    folder = Path(tempfile.mkdtemp(prefix="orderbot-demo-"))
-    info = DemoInfo(db_file=db_path.resolve() if db_path else folder / "demo.db", kept=db_path is not None)
+    # A folder of its own: a second demo on this machine neither reads nor removes this one's files.
+    folder = Path(tempfile.mkdtemp(prefix=DEMO_PREFIX))
+    info = DemoInfo(db_file=db_path.resolve() if db_path else folder / "demo.db", kept=db_path is not None,
+                    config=folder / DEMO_CONFIG)
     try:
         settings = demo_settings(folder, info, host, port)
         asyncio.run(serve(settings, prepare=partial(prepare, n_orders=n_orders, info=info),
@@ -61,8 +65,6 @@ def run_demo(host: str, port: int, n_orders: int, db_path: Path | None) -> None:
         pass  # stopped while seeding
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        if DEMO_CONFIG.exists() and str(info.db_file) in DEMO_CONFIG.read_text(encoding="utf-8"):
-            DEMO_CONFIG.unlink()
     print(f"demo stopped; the database stays in {info.db_file}" if info.kept
           else "demo stopped; its database is gone", flush=True)
 
@@ -80,8 +82,8 @@ def _without_orderbot_env() -> Iterator[None]:
 def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Settings:
     """Settings from nothing but the demo's own config file in ``folder``.
 
-    The same file is left at ``DEMO_CONFIG`` while the demo runs, so that `orderbot chat`
-    and `orderbot mailbox` in another terminal find the demo's database without a config.
+    With the demo's process id next to it, so that `orderbot chat` and `orderbot mailbox` in
+    another terminal find the running demo's database without a config (``running_demos``).
     """
     # A throwaway file need not survive a power cut; a kept one keeps WAL's usual safety.
     url = f"sqlite://{info.db_file}?synchronous={'NORMAL' if info.kept else 'OFF'}"
@@ -90,11 +92,10 @@ def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Setting
             f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n"
             # Notices at once, day and night: a newcomer should see them arrive.
             "[notifications]\nquiet_hours = \"\"\ndigest_seconds = 5\nscan_interval_seconds = 15\n")
-    config = folder / "demo.toml"
-    config.write_text(text, encoding="utf-8")
+    info.config.write_text(text, encoding="utf-8")
     with _without_orderbot_env():
-        settings = load_settings(config)
-    DEMO_CONFIG.write_text(text, encoding="utf-8")
+        settings = load_settings(info.config)
+    (folder / DEMO_PID).write_text(str(os.getpid()), encoding="ascii")
     return settings
 
 
@@ -122,14 +123,16 @@ async def prepare(engine: ProgressEngine, *, n_orders: int, info: DemoInfo) -> N
 async def _seed(engine: ProgressEngine, n_orders: int) -> None:
     await seed_staff()
     with engine.hooks_paused():  # the made-up past tells nobody anything
-        await seed_orders(engine, n_orders)
+        await seed_showcase(engine)
+        await seed_orders(engine, n_orders - 1)
 
 
 # ---------------------------------------------------------------- what to try
 async def pick_examples(engine: ProgressEngine) -> tuple[str | None, tuple[str, str] | None]:
-    """A late order; and a recent order without open exceptions, with the node it can go to next."""
+    """A late order (README.md's); and a recent order without open exceptions, with the node it can go to next."""
     overdue = await Order.filter(promised_date__lt=engine.today()).order_by("promised_date", "id").limit(500)
-    late = next((o.order_no for o in overdue if engine.is_late(o)), None)
+    showcase = await Order.filter(order_no=SHOWCASE_ORDER).first()  # absent from a database kept by an older demo
+    late = next((o.order_no for o in ([showcase] if showcase else []) + overdue if engine.is_late(o)), None)
     unresolved = OrderException.filter(status__in=("open", "acknowledged"))
     stuck = set(await unresolved.values_list("order_id", flat=True))
     for o in await Order.all().order_by("-id").limit(200):
@@ -149,6 +152,8 @@ def print_instructions(info: DemoInfo, url: str) -> None:
              f"  Web chat:     {base}/chat",
              f"  Demo API key: {info.api_key}",
              f"  Database:     {info.db_file} ({info.orders} orders; {fate})",
+             f"  Config:       {info.config} (`orderbot` commands use it in a folder without orderbot.toml;",
+             f"                with other demos running: export {ENV_PREFIX}CONFIG={info.config})",
              "", "Try:", f"  curl -s {base}/healthz", f"  curl -s {auth} '{base}/api/v1/orders?late=true'"]
     if info.late_order:
         order = f"{base}/api/v1/orders/{info.late_order}"

@@ -1,6 +1,8 @@
 """The made-up company, customers and products of `orderbot demo`."""
 
 SEED, DAYS = 20261124, 60
+# The order README.md asks about, in every demo: late and held up in production; its code goes to this mailbox.
+SHOWCASE_ORDER, SHOWCASE_EMAIL = "SO202611240042", "caigou@tongchuang-wuhan.example"
 TRADING_SHARE, FROM_STOCK, AFTER_SALES = 0.30, 0.35, 0.08
 TROUBLE_RATE, QC_FAIL_RATE = 0.16, 0.07  # an exception at some node; of orders through QC, rework
 

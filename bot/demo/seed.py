@@ -33,6 +33,8 @@ from bot.demo.data import (
     REWORK_REASONS,
     ROADS,
     SEED,
+    SHOWCASE_EMAIL,
+    SHOWCASE_ORDER,
     STAFF,
     SUPPLIERS,
     TRADES,
@@ -113,7 +115,7 @@ async def seed_orders(engine: ProgressEngine, n_orders: int, *, seed: int = SEED
         # Each order draws from its own generator: how far one got by now changes no other.
         own = random.Random(seed * 1_000_000 + k)
         day = placed.astimezone(engine.tz).date()
-        per_day[day] += 1
+        per_day[day] += 1 + (f"SO{day:%Y%m%d}{per_day[day] + 1:04d}" == SHOWCASE_ORDER)  # that number is taken
         wf = engine.workflows.get("trading" if own.random() < TRADING_SHARE else "standard")
         path, buyer = route(own, wf), own.choice(buyers)
         new = order_in(own, f"SO{day:%Y%m%d}{per_day[day]:04d}", wf, buyer, placed,
@@ -121,6 +123,30 @@ async def seed_orders(engine: ProgressEngine, n_orders: int, *, seed: int = SEED
         await engine.create_order(new, source="import", actor=buyer.sales_owner)
         steps = plan(own, wf, path, placed, now, partial(actor_for, buyer=buyer))
         await replay(engine, new.order_no, steps)
+
+
+async def seed_showcase(engine: ProgressEngine, *, seed: int = SEED) -> None:
+    """The order README.md asks about: the same number in every demo, late, held up in production.
+
+    Placed 12 days ago, promised 8 days after; in production for 8 days with a delay acknowledged
+    but not resolved, so the demo's motion leaves it where it is.
+    """
+    rng, now = random.Random(seed - 1), engine.clock()
+    buyers = make_buyers(random.Random(seed))
+    buyer = next((b for b in buyers if b.email == SHOWCASE_EMAIL), buyers[0])
+    wf = engine.workflows.get("standard")
+    day = now.astimezone(engine.tz).date() - timedelta(days=12)
+    placed = datetime.combine(day, time(9, 30), tzinfo=engine.tz).astimezone(timezone.utc)
+    await engine.create_order(order_in(rng, SHOWCASE_ORDER, wf, buyer, placed, day + timedelta(days=8)),
+                              source="import", actor=buyer.sales_owner)
+    steps = [Step(at, event(rng, wf.node(key), at, actor_for(wf.node(key), buyer=buyer)))
+             for key, at in ((k, placed + hours(h)) for k, h in (("approved", 3), ("paid", 26), ("stocking", 50),
+                                                                  ("production", 96)))]
+    kind, note = TROUBLE["production"]
+    opened = now - hours(50)
+    steps += [Step(opened, ExceptionIn(kind=kind, note=note, severity="high", actor="O002", at=opened)),
+              Step(opened + hours(2), AckIn(actor="O002", at=opened + hours(2)))]
+    await replay(engine, SHOWCASE_ORDER, steps)
 
 
 def placed_times(rng: random.Random, n: int, now: datetime, tz: ZoneInfo) -> list[datetime]:
