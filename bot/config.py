@@ -34,6 +34,10 @@ class ConfigError(Exception):
     """A configuration problem, explained in one line that names the key."""
 
 
+class NoConfigFile(ConfigError):
+    """No file anywhere and a required key missing: the command was run before `orderbot init`."""
+
+
 def machine_timezone() -> str:
     """This machine's IANA zone (UTC when it cannot tell)."""
     try:
@@ -181,7 +185,7 @@ def _missing_key(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return loc
 
 
-def _explain(err: ValidationError, path: Path | None) -> str:
+def _explain(err: ValidationError, path: Path | None) -> ConfigError:
     first = err.errors()[0]
     if first["type"] == "missing":
         first = {**first, "loc": _missing_key(tuple(first["loc"]))}
@@ -190,7 +194,7 @@ def _explain(err: ValidationError, path: Path | None) -> str:
     from_env = any(k.upper() == env for k in os.environ)
     where = f" (from {env})" if from_env else (f" in {path}" if path else "")
     if first["type"] == "missing" and path is None and not from_env:
-        return no_config_file()
+        return NoConfigFile(no_config_file())
     if first["type"] == "missing":
         msg = f"config error: {key} is required (set it{where} or as {env})"
     elif first["type"] == "extra_forbidden":
@@ -200,7 +204,7 @@ def _explain(err: ValidationError, path: Path | None) -> str:
         shown = "" if "secret" in key or "password" in key or "token" in key else f" (got {value!r})"
         msg = f"config error: {key}: {first['msg']}{shown}{where}"
     more = len(err.errors()) - 1
-    return msg + (f"; and {more} more problem{'s' if more > 1 else ''}" if more else "")
+    return ConfigError(msg + (f"; and {more} more problem{'s' if more > 1 else ''}" if more else ""))
 
 
 def no_config_file() -> str:
@@ -233,7 +237,7 @@ def load_settings(explicit: str | os.PathLike | None = None, **overrides: Any) -
     try:
         settings = Settings(**data)
     except ValidationError as e:
-        raise ConfigError(_explain(e, path)) from None
+        raise _explain(e, path) from None
     settings.source = path.resolve() if path else None
     _resolve_relative(settings, path.resolve().parent if path else Path.cwd())
     return settings

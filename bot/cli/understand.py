@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, OrdersSettings, find_config_file, load_settings
+from bot.config import ConfigError, NoConfigFile, OrdersSettings, find_config_file, load_settings
 from bot.conversation.nlu.parser import Parse, Parser
 
 _SECRET_KEY = "security.secret_key"
@@ -34,6 +34,8 @@ def orders_settings(explicit: str | None) -> OrdersSettings:
         return OrdersSettings()
     try:
         return load_settings(explicit).orders
+    except NoConfigFile:
+        pass
     except ConfigError as e:
         if _SECRET_KEY not in str(e):
             raise
