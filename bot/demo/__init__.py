@@ -152,7 +152,7 @@ def print_instructions(info: DemoInfo, url: str) -> None:
              f"  Web chat:     {base}/chat",
              f"  Demo API key: {info.api_key}",
              f"  Database:     {info.db_file} ({info.orders} orders; {fate})",
-             f"  Config:       {info.config} (`orderbot` commands use it in a folder without orderbot.toml;",
+             f"  Config:       {info.config} (`orderbot` commands without a config use it;",
              f"                with other demos running: export {ENV_PREFIX}CONFIG={info.config})",
              "", "Try:", f"  curl -s {base}/healthz", f"  curl -s {auth} '{base}/api/v1/orders?late=true'"]
     if info.late_order:

@@ -66,6 +66,7 @@ class Demo:
     key: str
     config: Path
     stderr: Path
+    env: dict[str, str]  # the shell it was started from, for `orderbot ...` beside it
 
     def stop(self) -> int:
         """Stop it as Ctrl+C's sibling SIGTERM does; its exit status."""
@@ -101,4 +102,4 @@ def start_demo(tmp: Path, env: dict[str, str], *args: str, port: int | None = No
         proc.kill()
         proc.wait()
         raise
-    return Demo(proc, out, base, key, config, stderr)
+    return Demo(proc, out, base, key, config, stderr, env)
