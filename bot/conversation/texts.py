@@ -68,6 +68,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "verify.wrong": {
         "zh": "验证码不正确，还可以再试 {left} 次。", "en": "That code is not right; {left} tries left.",
     },
+    "verify.wrong.one": {
+        "zh": "验证码不正确，还可以再试 {left} 次。", "en": "That code is not right; {left} try left.",
+    },
+    "verify.code_length": {
+        "zh": "验证码是 6 位数字，请核对后再发一次（这次不算错误）。",
+        "en": "Codes have 6 digits: please check it and send it again (this one does not count as a wrong try).",
+    },
     "verify.expired": {
         "zh": "验证码已过期。请重新发送订单号，获取新的验证码。",
         "en": "That code has expired. Send the order number again for a new one.",
