@@ -1,15 +1,20 @@
 """Greeting, help, the zone times are shown in, and what is left when nothing else understood the message."""
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bot.conversation.cards import when, zone_named
-from bot.conversation.router import Context, Router
+from bot.conversation.router import MISSED, Context, Router
+from handlers.customer_requests import customer_request
 from models import chats
-from models.messages import InboundMessage, Reply
+from models.messages import Button, InboundMessage, Reply
 
 router = Router("basics")
 fallback_router = Router("fallback")
+CHOICES = ("button.track", "button.my_orders", "button.human", "button.help")
+MISSES_BEFORE_A_PERSON = 2
+MISSED_CHARS = 500  # of each missed message, kept for the person who takes over
 
 
 @router.when(lambda ctx: ctx.msg.kind != "text")
@@ -44,7 +49,29 @@ async def greeting(msg: InboundMessage, ctx: Context) -> Reply:
 
 @fallback_router.when(lambda ctx: ctx.command is None)
 async def fallback(msg: InboundMessage, ctx: Context) -> Reply:
-    return ctx.reply("fallback")
+    """Not understood: the customer is shown what the bot can do, and the second miss in a row
+    in a private chat goes to a person, as "转人工" does."""
+    if ctx.staff is not None:
+        return Reply(ctx.t("fallback"), buttons=(_choice(ctx, "button.help"),))
+    missed = [*ctx.missed, msg.text[:MISSED_CHARS]]
+    if len(missed) >= MISSES_BEFORE_A_PERSON and not msg.is_group:
+        return await _hand_over(msg, ctx, missed)
+    ctx.session.data[MISSED] = missed
+    return Reply(ctx.t("fallback.offer"), buttons=tuple(_choice(ctx, key) for key in CHOICES))
+
+
+def _choice(ctx: Context, key: str) -> Button:
+    """A button whose words, tapped or typed, say what it offers."""
+    label = ctx.t(key)
+    return Button(label, label)
+
+
+async def _hand_over(msg: InboundMessage, ctx: Context, missed: list[str]) -> Reply:
+    """What "talk to a person" does, with the messages the bot missed as the request's words."""
+    ctx.parse = replace(ctx.parse, intent="human_agent")
+    answer = await customer_request(replace(msg, text="\n".join(missed)), ctx)
+    text = ctx.t("fallback.handover")
+    return Reply(f"{text}\n\n{answer.text}", buttons=answer.buttons) if answer else Reply(text)
 
 
 @fallback_router.when(lambda ctx: True)

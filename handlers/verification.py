@@ -42,6 +42,8 @@ MAX_TRIES = 5
 LOCK_FOR = timedelta(minutes=15)
 UNBIND_WORDS = {"退出", "退出登录", "解绑", "解除绑定", "logout", "log out", "unbind", "sign out"}
 BARE_CODE = re.compile(r"^\s*\d{6}\s*$")
+# Digits alone, a few off six (typed in groups or not), while a code is awaited: a code mistyped, not an order.
+NEAR_CODE = re.compile(r"^\s*\d(?:[\s-]?\d){3,7}\s*$")
 
 
 def _hash(ctx: Context, code: str) -> str:
@@ -97,6 +99,24 @@ async def challenge(ctx: Context, no: str, order: Order | None, *, prefix: str |
     return Reply(f"{prefix}\n\n{sent}" if prefix else sent)
 
 
+def _code_of_wrong_length(ctx: Context) -> bool:
+    if ctx.staff is not None or ctx.msg.is_group or ctx.command is not None or "pending_order" not in ctx.session.data:
+        return False
+    text = ctx.msg.text
+    return bool(NEAR_CODE.match(text)) and sum(ch.isdigit() for ch in text) != 6
+
+
+@router.when(_code_of_wrong_length)
+async def code_of_wrong_length(msg: InboundMessage, ctx: Context) -> Reply | None:
+    """"12345" while a code is awaited: says how long a code is, and costs no try."""
+    if locked(ctx):
+        return locked_reply(ctx)
+    ch = await Challenge.filter(session_key=msg.session_key, consumed_at__isnull=True).order_by("-id").first()
+    if ch is None or ch.expires_at < ctx.services.engine.clock():
+        return None  # no code awaited after all: the digits are read as anything else would be
+    return ctx.reply("verify.code_length")
+
+
 def _expects_code(ctx: Context) -> bool:
     if ctx.staff is not None or ctx.msg.is_group or ctx.parse is None:
         return False
@@ -144,7 +164,7 @@ async def check_code(msg: InboundMessage, ctx: Context) -> Reply:
         return locked_reply(ctx)
     await ch.save()
     left = min(MAX_TRIES - ch.attempts, GUESS_BUDGET["order"] - counts[subjects[0]])
-    return ctx.reply("verify.wrong", left=left)
+    return ctx.reply("verify.wrong.one" if left == 1 else "verify.wrong", left=left)
 
 
 async def _verified(ctx: Context, ch: Challenge) -> Reply:

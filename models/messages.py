@@ -79,7 +79,8 @@ class Reply:
     def as_text(self) -> str:
         """The reply for a channel that shows only text."""
         lines = [self.text]
-        lines += [f"[{b.label}] {b.data}" for b in self.buttons]
+        # A choice whose words are what to send ("[转人工]") is not written twice.
+        lines += [f"[{b.label}]" if b.label == b.data else f"[{b.label}] {b.data}" for b in self.buttons]
         if self.link:
             lines.append(self.link)
         return "\n".join(lines)

@@ -30,8 +30,9 @@ from models.schedule import utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_LOCALE = "zh"
-MAX_TEXT = 4000
-TOUCH_EVERY = timedelta(minutes=1)  # longer messages are cut before parsing: nobody asks about an order in a novel
+MAX_TEXT = 4000  # longer messages are cut before parsing: nobody asks about an order in a novel
+MISSED = "missed"  # the conversation state's key for the messages not understood in a row
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Context:
     args: tuple[str, ...] = ()
     floor: float = 0.0  # the answer takes at least this many seconds (see limits.STRANGER_FLOOR)
     written: str | None = None  # the language this message is written in, when it says
+    # The messages not understood in a row just before this one; kept in the conversation's state,
+    # and forgotten unless the fallback hands them back (any message understood starts again).
+    missed: list[str] = field(default_factory=list)
 
     def t(self, key: str, **values: object) -> str:
         return t(key, self.locale, **values)
@@ -156,6 +160,7 @@ class Conversation:
                 if identity is None:
                     identity = await _first_contact(msg)
                 ctx = self._context(msg, identity, staff, customer, session)
+                ctx.missed = session.data.pop(MISSED, [])
                 if ctx.written and ctx.written != identity.locale:
                     # Kept on this identity alone: English mail leaves the customer's Chinese Telegram chat be.
                     await chats.remember_locale(identity.id, ctx.written)

@@ -36,6 +36,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I can only help with orders. Send an order number to track it, or \"help\" to see what I "
               "can do.",
     },
+    "fallback.offer": {
+        "zh": "抱歉，我没看懂这句话。我可以帮您查订单进度、列出您的订单，或请人工客服来回复您：",
+        "en": "Sorry, I didn't understand that. I can track an order, list your orders or pass you to a "
+              "person:",
+    },
+    "fallback.handover": {
+        "zh": "我还是没看懂，这就帮您转人工客服。",
+        "en": "I still don't understand, so I'm passing you to a person.",
+    },
     "text_only": {
         "zh": "我目前只能读文字消息，请直接输入订单号或您的问题。",
         "en": "I can read text messages only: please type your order number or question.",
@@ -67,6 +76,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "verify.wrong": {
         "zh": "验证码不正确，还可以再试 {left} 次。", "en": "That code is not right; {left} tries left.",
+    },
+    "verify.wrong.one": {
+        "zh": "验证码不正确，还可以再试 {left} 次。", "en": "That code is not right; {left} try left.",
+    },
+    "verify.code_length": {
+        "zh": "验证码是 6 位数字，请核对后再发一次（这次不算错误）。",
+        "en": "Codes have 6 digits: please check it and send it again (this one does not count as a wrong try).",
     },
     "verify.expired": {
         "zh": "验证码已过期。请重新发送订单号，获取新的验证码。",
@@ -182,6 +198,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "button.subscribe.data": {"zh": "订阅 {order_no}", "en": "subscribe {order_no}"},
     "button.human": {"zh": "转人工", "en": "Talk to a person"},
     "button.human.data": {"zh": "转人工 {order_no}", "en": "talk to a person about {order_no}"},
+    "button.track": {"zh": "查订单", "en": "Track an order"},
+    "button.my_orders": {"zh": "我的订单", "en": "My orders"},
+    "button.help": {"zh": "帮助", "en": "Help"},
     # ------------------------------------------------------------ the order card
     "card.order": {"zh": "订单 {order_no}", "en": "Order {order_no}"},
     "card.now": {"zh": "当前：{node}（{since} 起）", "en": "Now: {node} (since {since})"},
