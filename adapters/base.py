@@ -109,6 +109,7 @@ class Query:
     name: str
     type: str
     description: str
+    format: str | None = None  # an OpenAPI format of the value (``date``), where its type says too little
 
 
 @dataclass(frozen=True)
@@ -136,18 +137,21 @@ class HttpError(Exception):
     """Raised by a handler to answer with a JSON error (the application's middleware writes it)."""
 
     def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, allowed: tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
+        self.allowed = allowed
 
 
 def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    """Every error of the HTTP interface: ``{"error": {"code", "message"[, "field"]}}``."""
+                   headers: dict[str, str] | None = None, allowed: tuple[str, ...] | None = None) -> web.Response:
+    """Every error of the HTTP interface: ``{"error": {"code", "message"[, "field"][, "allowed"]}}``."""
     body: dict[str, Any] = {"code": code, "message": message}
     if field:
         body["field"] = field
+    if allowed is not None:
+        body["allowed"] = list(allowed)
     return web.json_response({"error": body}, status=status, headers=headers)
 
 

@@ -263,6 +263,13 @@ class ProgressEngine:
         """
         return await self._writer.submit(self.normalize(raw_no), ev, source, default_actor)
 
+    def resolved(self, order: OrderState, ev: EventIn) -> EventIn:
+        """``ev`` with its node as the key, when it names the node by its Chinese or English name."""
+        wf = self.workflows.get(order.workflow)
+        if wf is None or wf.has(ev.node) or (node := wf.find(ev.node)) is None:
+            return ev
+        return ev.model_copy(update={"node": node.key})
+
     def event_record(self, order: OrderState, ev: EventIn, source: str, default_actor: str | None,
                      fingerprint: str, now: datetime) -> EventRecord:
         """The event to store for ``ev`` on ``order``; a refusal when its workflow does not allow it."""
@@ -291,8 +298,8 @@ class ProgressEngine:
     def _transition(wf: Workflow, order: OrderState, ev: EventIn) -> tuple[str, list[str]]:
         """The kind of move (advance, rework, update) and the nodes it skips; or a violation."""
         if not wf.has(ev.node):
-            raise WorkflowViolation(f"workflow {wf.key!r} has no node {ev.node!r} "
-                                    f"(nodes: {', '.join(n.key for n in wf.nodes)})", field="node")
+            raise WorkflowViolation(f"workflow {wf.key!r} has no node {ev.node!r} (nodes, by key or name: "
+                                    f"{', '.join(f'{n.key} {n.name_zh}' for n in wf.nodes)})", field="node")
         if not wf.has(order.current_node):
             raise WorkflowViolation(f"order {order.order_no} stands at {order.current_node!r}, "
                                     f"which workflow {wf.key!r} no longer has")

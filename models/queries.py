@@ -5,18 +5,112 @@ from the workflows; the ORM turns them into SQL for either database.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F, Q, RawSQL, Subquery
 
+from models.errors import InvalidInput
+from models.numbers import normalize_order_no
 from models.orders import Order, OrderException
 from models.outbox import Notice, write
-from models.people import Role, StaffMember
+from models.people import Customer, Role, StaffMember
 from models.sql import Connection, transaction
 from models.workflows import WorkflowSet
 
 UNRESOLVED = ("open", "acknowledged")
+PHONE_LIKE = re.compile(r"^\+?[0-9 ()\-]{3,40}$")
+_SEPARATORS = "REPLACE(REPLACE(REPLACE(REPLACE(phone, ' ', ''), '-', ''), '(', ''), ')', '')"
+# A stored phone number as phone_digits() makes a typed one: no separators, no +86 or 0086 in front, no +.
+_PHONE_DIGITS = (f"CASE WHEN {_SEPARATORS} LIKE '+86%' THEN SUBSTR({_SEPARATORS}, 4) "
+                 f"WHEN {_SEPARATORS} LIKE '0086%' THEN SUBSTR({_SEPARATORS}, 5) "
+                 f"ELSE REPLACE({_SEPARATORS}, '+', '') END")
+
+
+def phone_digits(raw: str) -> str:
+    """A phone number as compared: spaces, dashes and brackets out, China's +86 (or 0086) off the front."""
+    digits = re.sub(r"[\s()\-]", "", raw)
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix):]
+    return digits.replace("+", "")
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """Who and when an order list asks for; None is "any". Dates are days in the service's zone, inclusive."""
+
+    customer: str | None = None  # part of the customer's name, any case
+    phone: str | None = None  # the whole number, written any way (phone_digits)
+    email: str | None = None  # the whole address, any case
+    placed_from: date | None = None
+    placed_to: date | None = None
+    promised_from: date | None = None
+    promised_to: date | None = None
+    text: str | None = None  # part of the order or tracking number, the customer's name, phone or e-mail
+
+
+def _at_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def _customers(cond: Q) -> Q:
+    """Orders whose customer meets ``cond`` (which may compare ``digits``, the phone as phone_digits makes it)."""
+    matching = Customer.annotate(digits=RawSQL(_PHONE_DIGITS)).filter(cond).values("id")
+    return Q(customer_id__in=Subquery(matching))
+
+
+def searched(search: OrderSearch, tz: tzinfo) -> Q:
+    """The condition of ``search`` on orders."""
+    cond, who = Q(), Q()
+    if search.customer:
+        who &= Q(name__icontains=search.customer)
+    if search.phone:
+        who &= Q(digits=phone_digits(search.phone))
+    if search.email:
+        who &= Q(email=search.email.strip().lower())
+    if who.children:
+        cond &= _customers(who)
+    if search.placed_from:
+        cond &= Q(placed_at__gte=_at_midnight(search.placed_from, tz))
+    if search.placed_to:
+        cond &= Q(placed_at__lt=_at_midnight(search.placed_to + timedelta(days=1), tz))
+    if search.promised_from:
+        cond &= Q(promised_date__gte=search.promised_from)
+    if search.promised_to:
+        cond &= Q(promised_date__lte=search.promised_to)
+    if search.text and search.text.strip():
+        cond &= _text(search.text.strip())
+    return cond
+
+
+def _text(text: str) -> Q:
+    anyone = Q(name__icontains=text) | Q(email__icontains=text)
+    if PHONE_LIKE.match(text) and len(digits := phone_digits(text)) >= 3:
+        anyone |= Q(digits__contains=digits)
+    number = normalize_order_no(text)
+    found = _customers(anyone)
+    if number:
+        found |= Q(order_no__contains=number) | Q(tracking_no__contains=number)
+    return found
+
+
+def node_condition(workflows: WorkflowSet, word: str) -> Q:
+    """Orders standing at the node ``word`` names (key, Chinese or English name) in their workflow."""
+    named = workflows.nodes_named(word)
+    if not named:
+        known = sorted({f"{n.key} ({n.name_zh}, {n.name_en})" for wf in workflows.workflows.values()
+                        for n in wf.nodes})
+        raise InvalidInput(f"no workflow has a node {word!r}; nodes, by key or name: {', '.join(known)}",
+                           field="node")
+    if len(set(named.values())) == 1:
+        return Q(current_node=next(iter(named.values())))
+    cond = Q(id=-1)
+    for wf_key, node_key in named.items():
+        cond |= Q(workflow=wf_key, current_node=node_key)
+    return cond
 
 
 def late(workflows: WorkflowSet, today: date) -> Q:
@@ -50,12 +144,23 @@ async def late_in_scope(workflows: WorkflowSet, today: date, member: StaffMember
 
 async def order_page(workflows: WorkflowSet, today: date, *, node: str | None = None, workflow: str | None = None,
                      sales_owner: str | None = None, is_late: bool | None = None, open_exceptions: bool = False,
+                     search: OrderSearch | None = None, tz: tzinfo = timezone.utc,
                      after: int = 0, limit: int = 50) -> tuple[list[Order], bool]:
-    """A page of orders, oldest first, filtered; and whether more follow."""
+    """A page of orders, oldest first, filtered; and whether more follow.
+
+    ``node`` may name the node by key or name; a node or workflow nobody has is an InvalidInput.
+    """
     qs = Order.filter(id__gt=after)
-    for column, value in (("current_node", node), ("workflow", workflow), ("sales_owner", sales_owner)):
+    if node:
+        qs = qs.filter(node_condition(workflows, node))
+    if workflow and workflows.get(workflow) is None:
+        raise InvalidInput(f"no workflow {workflow!r}; workflows: {', '.join(workflows.workflows)}",
+                           field="workflow")
+    for column, value in (("workflow", workflow), ("sales_owner", sales_owner)):
         if value:
             qs = qs.filter(**{column: value})
+    if search is not None:
+        qs = qs.filter(searched(search, tz))
     if is_late is not None:
         cond = late(workflows, today)
         qs = qs.filter(cond if is_late else (~cond | Q(promised_date__isnull=True)))

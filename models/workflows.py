@@ -6,6 +6,7 @@ as ``FILE:LINE: FIELD: MESSAGE`` so a person can go straight to the line.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -77,6 +78,15 @@ class Node:
     def name(self, locale: str) -> str:
         return self.name_zh if locale.startswith("zh") else self.name_en
 
+    def answers_to(self, word: str) -> bool:
+        """Whether ``word`` names this node: its key, its English name (any case) or its Chinese name."""
+        return _folded(word) in (self.key, _folded(self.name_en), _folded(self.name_zh))
+
+
+def _folded(word: str) -> str:
+    # Full-width letters, stray spaces and case are how people type names, not a different name.
+    return " ".join(unicodedata.normalize("NFKC", word).casefold().split())
+
 
 @dataclass(frozen=True)
 class Workflow:
@@ -105,6 +115,12 @@ class Workflow:
     def node(self, key: str) -> Node:
         return self.nodes[self.index(key)]
 
+    def find(self, word: str) -> Node | None:
+        """The node ``word`` names (key, Chinese or English name), the one resolver chat and API share."""
+        if self.has(word):
+            return self.node(word)
+        return next((n for n in self.nodes if n.answers_to(word)), None)
+
     @property
     def done_index(self) -> int:
         return self.index(self.done_node)
@@ -124,6 +140,15 @@ class WorkflowSet:
 
     def get(self, key: str) -> Workflow | None:
         return self.workflows.get(key)
+
+    def nodes_named(self, word: str, workflow: str | None = None) -> dict[str, str]:
+        """Workflow key -> the key of its node that ``word`` names, over every workflow (or just ``workflow``)."""
+        found = {}
+        for wf in self.workflows.values():
+            if workflow is None or wf.key == workflow:
+                if (node := wf.find(word)) is not None:
+                    found[wf.key] = node.key
+        return found
 
 
 DEFAULT_EXCEPTION_KINDS = {

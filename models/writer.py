@@ -38,6 +38,8 @@ class Moves(Protocol):
 
     clock: Callable[[], datetime]
 
+    def resolved(self, order: OrderState, ev: EventIn) -> EventIn: ...
+
     def event_record(self, order: OrderState, ev: EventIn, source: str, default_actor: str | None,
                      fingerprint: str, now: datetime) -> EventRecord: ...
 
@@ -103,6 +105,9 @@ class EventWriter:
                 if order is None:
                     outcomes[id(p)] = NotFound(f"no order {p.order_no}")
                     continue
+                if (ev := self.moves.resolved(order, p.ev)) is not p.ev:
+                    # A node named by its name is the same event as by its key: one fingerprint for both.
+                    p.ev, p.fingerprint = ev, ev.fingerprint()
                 try:
                     fresh.append((p, order, self.moves.event_record(order, p.ev, p.source, p.actor,
                                                                     p.fingerprint, now)))

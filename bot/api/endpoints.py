@@ -1,6 +1,8 @@
 """Handlers of the integration API: orders, node events, exceptions."""
 from __future__ import annotations
 
+from datetime import date
+
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -16,6 +18,7 @@ from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, Reso
 MAX_PAGE = 200
 MAX_ORDER_NO = 64  # the orders table's column
 MAX_QUERY_TEXT = 64
+MAX_EMAIL = 254
 
 
 class OrderList(BaseModel):
@@ -58,10 +61,10 @@ def _order_no(request: web.Request) -> str:
     return raw
 
 
-def _text(request: web.Request, name: str) -> str | None:
+def _text(request: web.Request, name: str, longest: int = MAX_QUERY_TEXT) -> str | None:
     raw = request.query.get(name)
-    if raw is not None and (len(raw) > MAX_QUERY_TEXT or BAD_TEXT.search(raw)):
-        raise HttpError(400, "invalid_field", f"{name} must be text of at most {MAX_QUERY_TEXT} characters "
+    if raw is not None and (len(raw) > longest or BAD_TEXT.search(raw)):
+        raise HttpError(400, "invalid_field", f"{name} must be text of at most {longest} characters "
                         "without NUL", field=name)
     return raw
 
@@ -150,13 +153,54 @@ def _int(request: web.Request, name: str, default: int | None, low: int, high: i
     return int(raw)
 
 
+def _date(request: web.Request, name: str) -> date | None:
+    raw = _text(request, name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise HttpError(400, "invalid_field", f"{name} must be a date written YYYY-MM-DD, not {raw!r}",
+                        field=name) from None
+
+
+def _range(request: web.Request, prefix: str) -> tuple[date | None, date | None]:
+    low, high = _date(request, f"{prefix}_from"), _date(request, f"{prefix}_to")
+    if low and high and high < low:
+        raise HttpError(400, "invalid_field", f"{prefix}_to ({high}) is before {prefix}_from ({low})",
+                        field=f"{prefix}_to")
+    return low, high
+
+
+def _phone(request: web.Request) -> str | None:
+    raw = _text(request, "phone")
+    if not raw:
+        return None
+    # An unencoded '+' of a query string reads as a space: "+86 138..." arrives as " 86 138...".
+    typed = "+" + raw[1:] if raw.startswith(" ") else raw
+    if not queries.PHONE_LIKE.match(typed.strip()) or not any(c.isdigit() for c in typed):
+        raise HttpError(400, "invalid_field", f"phone must be a phone number (digits, spaces, dashes, brackets, "
+                        f"a + in front), not {raw!r}", field="phone")
+    return typed
+
+
+def _search(request: web.Request) -> queries.OrderSearch:
+    placed_from, placed_to = _range(request, "created")
+    promised_from, promised_to = _range(request, "promised")
+    return queries.OrderSearch(
+        customer=_text(request, "customer") or None, phone=_phone(request),
+        email=_text(request, "email", MAX_EMAIL) or None, placed_from=placed_from, placed_to=placed_to,
+        promised_from=promised_from, promised_to=promised_to, text=_text(request, "q") or None)
+
+
 async def list_orders(request: web.Request) -> web.Response:
-    """Orders, oldest first, filtered by node, workflow, sales owner, lateness or open exceptions."""
+    """Orders, oldest first, filtered by node, workflow, sales owner, lateness, open exceptions, customer,
+    contact, dates or free text."""
     engine = _engine(request)
     rows, more = await queries.order_page(
         engine.workflows, engine.today(), node=_text(request, "node"), workflow=_text(request, "workflow"),
         sales_owner=_text(request, "sales_owner"), is_late=_bool(request, "late"),
-        open_exceptions=bool(_bool(request, "open_exceptions")), after=_int(request, "after", 0, 0, 2**62),
-        limit=_int(request, "limit", 50, 1, MAX_PAGE))
+        open_exceptions=bool(_bool(request, "open_exceptions")), search=_search(request), tz=engine.tz,
+        after=_int(request, "after", 0, 0, 2**62), limit=_int(request, "limit", 50, 1, MAX_PAGE))
     return _json(OrderList(orders=[views.summary(engine, o) for o in rows],
                            next_after=rows[-1].id if more else None))

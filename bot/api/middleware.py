@@ -96,7 +96,7 @@ async def json_errors(request: web.Request, handler):
     try:
         return await handler(request)
     except HttpError as e:
-        return error_response(e.status, e.code, e.message, field=e.field, headers=e.headers)
+        return error_response(e.status, e.code, e.message, field=e.field, headers=e.headers, allowed=e.allowed)
     except EngineError as e:
         return error_response(e.status, e.code, e.message, field=e.field)
     except web.HTTPException as e:

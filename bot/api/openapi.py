@@ -30,7 +30,10 @@ _ERROR_SCHEMA = {
         "type": "object",
         "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "field": {"type": "string", "description": "the field that failed validation"}},
+                       "field": {"type": "string", "description": "the field that failed validation"},
+                       "allowed": {"type": "array", "items": {"type": "string"},
+                                   "description": "the values the field may take (the known query parameters, "
+                                                  "say), where they are few"}},
     }},
 }
 
@@ -63,7 +66,7 @@ def _operation(r: Route, refs: dict) -> dict[str, Any]:
             for p in re.findall(r"{(\w+)}", r.path)
         ] + [
             {"name": q.name, "in": "query", "required": False, "description": q.description,
-             "schema": {"type": q.type}}
+             "schema": {"type": q.type, **({"format": q.format} if q.format else {})}}
             for q in r.query
         ],
         "responses": {},

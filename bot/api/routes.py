@@ -54,6 +54,19 @@ def _authenticated(handler: Handler, scope: str | None) -> Handler:
     return check
 
 
+def _known_query(handler: Handler, known: tuple[str, ...]) -> Handler:
+    """Refuse a query parameter the route does not take: a misspelt filter must not quietly list everything."""
+    @wraps(handler)
+    async def check(request: web.Request) -> web.StreamResponse:
+        for name in request.query:
+            if name not in known:
+                raise HttpError(400, "unknown_parameter", f"unknown query parameter {name[:64]!r}; known: "
+                                f"{', '.join(known)}", field=name[:64], allowed=known)
+        return await handler(request)
+
+    return check
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", healthz, "Whether the service runs and reaches its database",
           response=Health, errors=(503,), auth=False, tag="service"),
@@ -61,12 +74,31 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", API + "/orders", endpoints.create_order, "Create an order; it stands at its workflow's first node",
           body=OrderIn, response=views.CreatedOrder, status=201, errors=(400, 401, 403, 409), scope="orders:write"),
     Route("GET", API + "/orders", endpoints.list_orders, "List orders, oldest first",
-          response=endpoints.OrderList, errors=(400, 401, 403), scope="orders:read", query=(
-              Query("node", "string", "only orders standing at this node"),
+          response=endpoints.OrderList, errors=(400, 401, 403), scope="orders:read",
+          description="Filters combine (all must hold). Dates are days in the service's time zone, both ends "
+                      "included. A query parameter not listed here is refused (400 `unknown_parameter`, "
+                      "`error.field` naming it, `error.allowed` listing these).",
+          error_text=((400, "An unknown query parameter, or a bad value (a date that is not one, a node or "
+                             "workflow nobody has); `error.field` names the parameter"),),
+          query=(
+              Query("node", "string", "only orders standing at this node: its key (`outbound`) or its "
+                    "Chinese or English name (`出库`, `Outbound`, any case)"),
               Query("workflow", "string", "only orders of this workflow"),
               Query("sales_owner", "string", "only orders of this sales member (code)"),
               Query("late", "boolean", "only late (true) or on-time (false) orders"),
               Query("open_exceptions", "boolean", "only orders with an exception not yet resolved"),
+              Query("customer", "string", "only orders whose customer's name contains this (any case)"),
+              Query("phone", "string", "only orders of the customer with this phone number (compared as digits: "
+                    "spaces, dashes, brackets and +86 do not count)"),
+              Query("email", "string", "only orders of the customer with this e-mail address (any case)"),
+              Query("created_from", "string", "only orders placed (`placed_at`) on or after this day",
+                    format="date"),
+              Query("created_to", "string", "only orders placed (`placed_at`) on or before this day",
+                    format="date"),
+              Query("promised_from", "string", "only orders promised on or after this day", format="date"),
+              Query("promised_to", "string", "only orders promised on or before this day", format="date"),
+              Query("q", "string", "free text: part of the order number or the courier's tracking number, or of "
+                    "the customer's name, phone number or e-mail address"),
               Query("after", "integer", "the `next_after` of the previous page"),
               Query("limit", "integer", "at most this many (1-200, default 50)"),
           )),
@@ -93,4 +125,5 @@ ROUTES: tuple[Route, ...] = (
 def register(app: web.Application) -> None:
     """Add every route of the table to ``app``, behind the API key check where it says so."""
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, _authenticated(r.handler, r.scope) if r.auth else r.handler)
+        handler = _known_query(r.handler, tuple(q.name for q in r.query)) if r.query else r.handler
+        app.router.add_route(r.method, r.path, _authenticated(handler, r.scope) if r.auth else handler)
