@@ -80,9 +80,9 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     if isinstance(checked, Reply):
         return checked
     try:
-        x = await ctx.services.engine.open_exception(
+        x = (await ctx.services.engine.open_exception(
             checked.order_no, ExceptionIn(kind=ctx.args[1].lower(), note=" ".join(ctx.args[2:]) or None,
-                                          actor=ctx.staff.code), source="bot")
+                                          actor=ctx.staff.code, exception_id=_event_id(msg)), source="bot")).exception
     except EngineError as e:
         return ctx.reply("staff.refused", reason=e.message)
     zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
