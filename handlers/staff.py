@@ -175,6 +175,40 @@ async def resolve(msg: InboundMessage, ctx: Context) -> Reply:
     return await _close(ctx, resolve=True)
 
 
+@router.command("rework", staff_only=True)
+@router.command("返工", staff_only=True)
+async def rework(msg: InboundMessage, ctx: Context) -> Reply:
+    """``/rework ORDER NODE reason…``: back to an earlier node, as the API's rework event; a reason is required.
+
+    Whoever may move the order's current node sends it back (QC finding a defect sends it to production).
+    """
+    if len(ctx.args) < 2:
+        return ctx.reply("staff.usage", usage="/rework ORDER NODE REASON")
+    engine = ctx.services.engine
+    checked = await _order_for(ctx, ctx.args[0])
+    if isinstance(checked, Reply):
+        return checked
+    wf = engine.workflow_of(checked)
+    node = wf.find(ctx.args[1])
+    here = engine.node_name(checked, ctx.locale)
+    earlier = wf.nodes[:wf.index(checked.current_node)] if wf.has(checked.current_node) else []
+    if node is None or node not in earlier:
+        return ctx.reply("staff.rework_node", order_no=checked.order_no, node=here,
+                         nodes=("、" if ctx.locale.startswith("zh") else ", ").join(
+                             n.name(ctx.locale) for n in earlier) or "—")
+    reason = " ".join(ctx.args[2:])
+    if not reason:
+        return ctx.reply("staff.rework_reason", order_no=checked.order_no, node=ctx.args[1][:32])
+    try:
+        result = await engine.apply_event(checked.order_no, EventIn(
+            event_id=_event_id(msg), node=node.key, rework=True, reason=reason[:500], actor=ctx.staff.code),
+            source="bot")
+    except EngineError as e:
+        return ctx.reply("staff.refused", reason=e.message)
+    return ctx.reply("staff.reworked", order_no=checked.order_no, from_node=here, to_node=node.name(ctx.locale),
+                     reason=reason[:500], replayed=ctx.t("staff.replayed") if result.replayed else "")
+
+
 @router.command("late", staff_only=True)
 async def late(msg: InboundMessage, ctx: Context) -> Reply:
     engine = ctx.services.engine

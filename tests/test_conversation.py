@@ -263,6 +263,28 @@ async def test_resolve_with_several_open_lists_them_in_english_and_changes_nothi
     assert await _statuses() == ["open", "open"]
 
 
+async def test_staff_rework_from_chat_needs_a_reason(bot: Bot):
+    await order_at(bot, node="qc")
+    await add_staff("孙质检", "operator", "O001", "qc", {"telegram": "2004"}, None)
+    await add_staff("王仓库", "operator", "O002", "warehouse", {"telegram": "2005"}, None)
+    qc, warehouse = bot.flow("2004"), bot.flow("2005")
+    asked = await qc.say(f"/rework {NO} production")
+    assert "原因" in asked and (await Order.get(order_no=NO)).current_node == "qc"
+    assert "之前" in await qc.say(f"/rework {NO} outbound 错了"), "rework goes back, not on"
+    assert "之前" in await qc.say(f"/rework {NO} teleporter 错了")
+    assert "无权" in await warehouse.say(f"/rework {NO} production 焊点不良"), "the order is QC's to send back"
+    assert (await Order.get(order_no=NO)).current_node == "qc"
+    done = await qc.say(f"/rework {NO} 生产 焊点不良 需返修")
+    assert "质检 → 生产" in done and "焊点不良 需返修" in done
+    order = await Order.get(order_no=NO)
+    [event] = await NodeEvent.filter(order_id=order.id, kind="rework")
+    assert (order.current_node, event.from_node, event.note, event.actor) == ("production", "qc", "焊点不良 需返修", "O001")
+    await qc.say(f"/advance {NO} qc")
+    assert "生产" in await qc.say(f"/返工 {NO} Production 复检仍不合格")
+    assert (await Order.get(order_no=NO)).current_node == "production"
+    assert "/rework" in await qc.say("/help")
+
+
 async def test_late_orders_in_scope(bot: Bot):
     await add_staff("王销售", "sales", "S001", "sales", {"telegram": "2002"}, None)
     await bot.engine.create_order(OrderIn(order_no="SO202611240001", customer=CustomerIn(name="甲"),

@@ -24,12 +24,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "help.staff": {
         "zh": "同事命令：\n/order 订单号 — 查看订单\n/advance 订单号 节点 [备注] — 推进节点\n"
               "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 [序号|全部] — 确认异常\n"
-              "/resolve 订单号 [序号|全部] [备注] — 解决异常\n"
+              "/resolve 订单号 [序号|全部] [备注] — 解决异常\n/rework（/返工）订单号 节点 原因 — 退回之前的节点\n"
               "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
               "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
               "/exception ORDER KIND [note] — flag a problem\n/ack ORDER [N|all] — acknowledge an exception\n"
-              "/resolve ORDER [N|all] [note] — resolve one\n/subscribe exceptions [department|node] — exception pushes\n"
+              "/resolve ORDER [N|all] [note] — resolve one\n/rework ORDER NODE REASON — send it back to an earlier node\n"
+              "/subscribe exceptions [department|node] — exception pushes\n"
               "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope",
     },
     "fallback": {
