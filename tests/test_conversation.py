@@ -285,6 +285,13 @@ async def test_staff_rework_from_chat_needs_a_reason(bot: Bot):
     assert "/rework" in await qc.say("/help")
 
 
+async def test_help_tells_customers_and_staff_of_timezone(bot: Bot):
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    assert "/timezone" in await bot.flow("1001").say("帮助")
+    assert "/timezone" in await bot.flow("2001").say("/help")
+    assert "/timezone" in await bot.flow("1002").say("/help")
+
+
 async def test_late_orders_in_scope(bot: Bot):
     await add_staff("王销售", "sales", "S001", "sales", {"telegram": "2002"}, None)
     await bot.engine.create_order(OrderIn(order_no="SO202611240001", customer=CustomerIn(name="甲"),

@@ -16,22 +16,25 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "help.customer": {
         "zh": "我可以：\n· 查订单进度：发送订单号或快递单号\n· 查看我的订单：发送“我的订单”\n"
-              "· 订阅进度通知：发送“订阅 订单号”\n· 催单、修改、售后、转人工：直接告诉我\n· 解除绑定：发送“退出”",
+              "· 订阅进度通知：发送“订阅 订单号”\n· 催单、修改、售后、转人工：直接告诉我\n"
+              "· 按您的时区显示时间：发送 /timezone 时区，例如 /timezone Asia/Shanghai\n· 解除绑定：发送“退出”",
         "en": "I can:\n· track an order: send its number or a tracking number\n· list your orders: \"my orders\"\n"
               "· notify you of progress: \"subscribe ORDER\"\n· pass on a rush, change, return or a question to a "
-              "person: just tell me\n· forget this chat: \"logout\"",
+              "person: just tell me\n· show times in your time zone: /timezone ZONE, e.g. /timezone Europe/London\n"
+              "· forget this chat: \"logout\"",
     },
     "help.staff": {
         "zh": "同事命令：\n/order 订单号 — 查看订单\n/advance 订单号 节点 [备注] — 推进节点\n"
               "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 [序号|全部] — 确认异常\n"
               "/resolve 订单号 [序号|全部] [备注] — 解决异常\n/rework（/返工）订单号 节点 原因 — 退回之前的节点\n"
               "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
-              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单",
+              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单\n/timezone [时区] — 查看或设置显示时间用的时区",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
               "/exception ORDER KIND [note] — flag a problem\n/ack ORDER [N|all] — acknowledge an exception\n"
               "/resolve ORDER [N|all] [note] — resolve one\n/rework ORDER NODE REASON — send it back to an earlier node\n"
               "/subscribe exceptions [department|node] — exception pushes\n"
-              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope",
+              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope\n"
+              "/timezone [ZONE] — the time zone times are shown to you in",
     },
     "fallback": {
         "zh": "抱歉，我只会回答订单相关的问题。发送订单号查进度，或发送“帮助”看看我能做什么。",
