@@ -83,7 +83,7 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     try:
         x = (await ctx.services.engine.open_exception(
             checked.order_no, ExceptionIn(kind=ctx.args[1].lower(), note=" ".join(ctx.args[2:]) or None,
-                                          actor=ctx.staff.code, exception_id=_event_id(msg)), source="bot")).exception
+                                          actor=ctx.staff.code), source="bot")).exception
     except EngineError as e:
         return ctx.reply("staff.refused", reason=e.message)
     zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
@@ -188,10 +188,10 @@ async def rework(msg: InboundMessage, ctx: Context) -> Reply:
     checked = await _order_for(ctx, ctx.args[0])
     if isinstance(checked, Reply):
         return checked
-    wf = engine.workflow_of(checked)
-    node = wf.find(ctx.args[1])
+    wf = engine.workflows.get(checked.workflow)
     here = engine.node_name(checked, ctx.locale)
-    earlier = wf.nodes[:wf.index(checked.current_node)] if wf.has(checked.current_node) else []
+    earlier = wf.nodes[:wf.index(checked.current_node)] if wf and wf.has(checked.current_node) else []
+    node = wf.find(ctx.args[1]) if wf else None
     if node is None or node not in earlier:
         return ctx.reply("staff.rework_node", order_no=checked.order_no, node=here,
                          nodes=("、" if ctx.locale.startswith("zh") else ", ").join(

@@ -212,7 +212,8 @@ async def test_ack_with_two_open_exceptions_asks_which(bot: Bot):
     assert await _statuses() == ["open", "open"], "nothing is acknowledged until one is named"
     assert f"1. 缺料 · 备货 · 2天3小时前 · #{first}" in asked and f"2. 延误 · 备货 · 2天3小时前 · #{second}" in asked
     assert f"/ack {NO} 全部" in asked
-    assert [b.data for b in boss.last_reply.buttons] == [f"/ack {NO} #{first}", f"/ack {NO} #{second}", f"/ack {NO} all"]
+    assert [b.data for b in boss.last_reply.buttons] == [f"/ack {NO} #{first}", f"/ack {NO} #{second}",
+                                                         f"/ack {NO} all"]
     done = await boss.say(boss.last_reply.buttons[1].data)  # tapping the second
     assert f"#{second}" in done and "延误" in done
     assert await _statuses() == ["open", "acknowledged"]

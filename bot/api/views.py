@@ -145,7 +145,8 @@ def event_out(e: EventRecord) -> EventOut:
 
 def exception_out(x: OrderException) -> ExceptionOut:
     return ExceptionOut(
-        id=x.id, exception_id=x.exception_id, kind=x.kind, status=x.status, severity=x.severity, node=x.node, note=x.note,
+        id=x.id, exception_id=x.exception_id, kind=x.kind, status=x.status, severity=x.severity, node=x.node,
+        note=x.note,
         opened_by=x.opened_by, opened_at=x.opened_at, acknowledged_by=x.acknowledged_by,
         acknowledged_at=x.acknowledged_at, resolved_by=x.resolved_by, resolved_at=x.resolved_at,
         resolution=x.resolution, resolution_note=x.resolution_note,

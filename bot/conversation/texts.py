@@ -31,7 +31,8 @@ TEXTS: dict[str, dict[str, str]] = {
               "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单\n/timezone [时区] — 查看或设置显示时间用的时区",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
               "/exception ORDER KIND [note] — flag a problem\n/ack ORDER [N|all] — acknowledge an exception\n"
-              "/resolve ORDER [N|all] [note] — resolve one\n/rework ORDER NODE REASON — send it back to an earlier node\n"
+              "/resolve ORDER [N|all] [note] — resolve one\n"
+              "/rework ORDER NODE REASON — send it back to an earlier node\n"
               "/subscribe exceptions [department|node] — exception pushes\n"
               "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope\n"
               "/timezone [ZONE] — the time zone times are shown to you in",
@@ -218,7 +219,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Order {order_no} has no pending exception {which}. It has these {n}:\n{lines}\nSend /{command} "
               "{order_no} NUMBER (or #ID), or /{command} {order_no} all.",
     },
-    "staff.pick.line": {"zh": "{i}. {kind} · {node} · {age}前 · #{id}", "en": "{i}. {kind} · {node} · {age} ago · #{id}"},
+    "staff.pick.line": {
+        "zh": "{i}. {kind} · {node} · {age}前 · #{id}", "en": "{i}. {kind} · {node} · {age} ago · #{id}",
+    },
     "staff.pick.all": {"zh": "全部", "en": "All"},
     "staff.age.d": {"zh": "{n}天", "en": "{n} d"},
     "staff.age.h": {"zh": "{n}小时", "en": "{n} h"},
