@@ -131,6 +131,7 @@ class Route:
     description: str = ""  # more than the summary says (markdown)
     media: tuple[str, ...] = ()  # the media types of a success body that is not JSON (a page, a script)
     error_text: tuple[tuple[int, str], ...] = ()  # what an error status means here, where the usual text misleads
+    headers: tuple[Query, ...] = ()  # request headers it reads, documented as header parameters
 
 
 class HttpError(Exception):

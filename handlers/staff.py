@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
@@ -9,7 +10,7 @@ from handlers.common import find_order
 from models import audit, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
-from models.messages import InboundMessage, Reply
+from models.messages import Button, InboundMessage, Reply
 from models.orders import Order, OrderException
 from models.workflows import Node, Workflow
 
@@ -80,9 +81,9 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     if isinstance(checked, Reply):
         return checked
     try:
-        x = await ctx.services.engine.open_exception(
+        x = (await ctx.services.engine.open_exception(
             checked.order_no, ExceptionIn(kind=ctx.args[1].lower(), note=" ".join(ctx.args[2:]) or None,
-                                          actor=ctx.staff.code), source="bot")
+                                          actor=ctx.staff.code), source="bot")).exception
     except EngineError as e:
         return ctx.reply("staff.refused", reason=e.message)
     zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
@@ -90,10 +91,54 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
                      kind=zh if ctx.locale.startswith("zh") else en)
 
 
+ALL = ("all", "全部")
+
+
+def _which(word: str, pending: list[OrderException]) -> list[OrderException] | None:
+    """The exceptions ``word`` picks among ``pending``: all, the n-th of the list, or ``#id`` (or the id);
+    [] when it picks none of them, None when it is no choice at all (a resolve's note, say)."""
+    low = word.lower()
+    if low in ALL:
+        return list(pending)
+    digits = low.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    n = int(digits)
+    if not low.startswith("#") and 1 <= n <= len(pending):
+        return [pending[n - 1]]
+    return [x for x in pending if x.id == n]
+
+
+def _age(ctx: Context, opened_at: datetime) -> str:
+    """How long ago, as people say it: 5天2小时, 3小时20分钟, 8分钟."""
+    minutes = max(0, int((ctx.services.engine.clock() - opened_at).total_seconds() // 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    parts = [("staff.age.d", days), ("staff.age.h", hours)] if days else [("staff.age.h", hours), ("staff.age.m", mins)]
+    said = [ctx.t(key, n=n) for key, n in parts if n] or [ctx.t("staff.age.m", n=0)]
+    return ("" if ctx.locale.startswith("zh") else " ").join(said)
+
+
+def _kind(ctx: Context, kind: str) -> str:
+    zh, en = ctx.services.engine.workflows.exception_kinds.get(kind, (kind, kind))
+    return zh if ctx.locale.startswith("zh") else en
+
+
+def _pick(ctx: Context, name: str, order: Order, pending: list[OrderException], key: str, **values: str) -> Reply:
+    """The order's exceptions, numbered, to pick one from (or all): nothing is done yet."""
+    engine, no = ctx.services.engine, order.order_no
+    lines = [ctx.t("staff.pick.line", i=i, kind=_kind(ctx, x.kind), node=engine.node_name(order, ctx.locale, x.node),
+                   age=_age(ctx, x.opened_at), id=x.id) for i, x in enumerate(pending, 1)]
+    text = ctx.t(key, order_no=no, n=len(pending), lines="\n".join(lines), command=name, **values)
+    buttons = [Button(f"{i}. {_kind(ctx, x.kind)} #{x.id}", f"/{name} {no} #{x.id}") for i, x in enumerate(pending, 1)]
+    return Reply(text, buttons=(*buttons, Button(ctx.t("staff.pick.all"), f"/{name} {no} all")))
+
+
 async def _close(ctx: Context, *, resolve: bool) -> Reply:
+    """``/ack ORDER`` acts on the order's one open exception; with several it lists them and does nothing
+    until one is named (its number in the list, ``#id``) or all are (``all``, 全部)."""
     name = "resolve" if resolve else "ack"
     if not ctx.args:
-        return ctx.reply("staff.usage", usage=f"/{name} ORDER" + (" [note]" if resolve else ""))
+        return ctx.reply("staff.usage", usage=f"/{name} ORDER [N|#ID|all]" + (" [note]" if resolve else ""))
     checked = await _order_for(ctx, ctx.args[0], moving=resolve)
     if isinstance(checked, Reply):
         return checked
@@ -101,14 +146,23 @@ async def _close(ctx: Context, *, resolve: bool) -> Reply:
     pending = await OrderException.filter(order_id=checked.id, status__in=statuses).order_by("id")
     if not pending:
         return ctx.reply("staff.no_open", order_no=checked.order_no)
-    engine, note = ctx.services.engine, " ".join(ctx.args[1:]) or None
-    for x in pending:
+    picked = _which(ctx.args[1], pending) if len(ctx.args) > 1 else None
+    if picked == []:
+        return _pick(ctx, name, checked, pending, "staff.pick.none", which=ctx.args[1][:20])
+    if picked is None and len(pending) > 1:
+        return _pick(ctx, name, checked, pending, f"staff.pick.{name}")
+    chosen = picked or pending
+    engine, note = ctx.services.engine, " ".join(ctx.args[1 if picked is None else 2:]) or None
+    for x in chosen:
         if resolve:
             await engine.resolve_exception(checked.order_no, x.id, ResolveIn(actor=ctx.staff.code, note=note),
                                            source="bot")
         else:
             await engine.acknowledge_exception(checked.order_no, x.id, AckIn(actor=ctx.staff.code), source="bot")
-    return ctx.reply("staff.resolved" if resolve else "staff.acked", order_no=checked.order_no, n=len(pending))
+    if len(chosen) == 1:
+        return ctx.reply("staff.resolved_one" if resolve else "staff.acked_one", order_no=checked.order_no,
+                         id=chosen[0].id, kind=_kind(ctx, chosen[0].kind))
+    return ctx.reply("staff.resolved" if resolve else "staff.acked", order_no=checked.order_no, n=len(chosen))
 
 
 @router.command("ack", staff_only=True)
@@ -119,6 +173,40 @@ async def ack(msg: InboundMessage, ctx: Context) -> Reply:
 @router.command("resolve", staff_only=True)
 async def resolve(msg: InboundMessage, ctx: Context) -> Reply:
     return await _close(ctx, resolve=True)
+
+
+@router.command("rework", staff_only=True)
+@router.command("返工", staff_only=True)
+async def rework(msg: InboundMessage, ctx: Context) -> Reply:
+    """``/rework ORDER NODE reason…``: back to an earlier node, as the API's rework event; a reason is required.
+
+    Whoever may move the order's current node sends it back (QC finding a defect sends it to production).
+    """
+    if len(ctx.args) < 2:
+        return ctx.reply("staff.usage", usage="/rework ORDER NODE REASON")
+    engine = ctx.services.engine
+    checked = await _order_for(ctx, ctx.args[0])
+    if isinstance(checked, Reply):
+        return checked
+    wf = engine.workflows.get(checked.workflow)
+    here = engine.node_name(checked, ctx.locale)
+    earlier = wf.nodes[:wf.index(checked.current_node)] if wf and wf.has(checked.current_node) else []
+    node = wf.find(ctx.args[1]) if wf else None
+    if node is None or node not in earlier:
+        return ctx.reply("staff.rework_node", order_no=checked.order_no, node=here,
+                         nodes=("、" if ctx.locale.startswith("zh") else ", ").join(
+                             n.name(ctx.locale) for n in earlier) or "—")
+    reason = " ".join(ctx.args[2:])
+    if not reason:
+        return ctx.reply("staff.rework_reason", order_no=checked.order_no, node=ctx.args[1][:32])
+    try:
+        result = await engine.apply_event(checked.order_no, EventIn(
+            event_id=_event_id(msg), node=node.key, rework=True, reason=reason[:500], actor=ctx.staff.code),
+            source="bot")
+    except EngineError as e:
+        return ctx.reply("staff.refused", reason=e.message)
+    return ctx.reply("staff.reworked", order_no=checked.order_no, from_node=here, to_node=node.name(ctx.locale),
+                     reason=reason[:500], replayed=ctx.t("staff.replayed") if result.replayed else "")
 
 
 @router.command("late", staff_only=True)

@@ -42,3 +42,11 @@ class EventResult:
 
     event: EventRecord
     replayed: bool
+
+
+@dataclass(frozen=True)
+class ExceptionResult:
+    """An exception as stored, and whether this request was a replay of the one that opened it."""
+
+    exception: OrderException
+    replayed: bool

@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import audit, orders, schedule
-from models.changes import Change, ChangeHook, EventResult
+from models.changes import Change, ChangeHook, EventResult, ExceptionResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.numbers import OrderNumberPolicy
@@ -324,19 +324,34 @@ class ProgressEngine:
 
     # ------------------------------------------------------------ exceptions
     async def open_exception(self, raw_no: str, new: ExceptionIn, *, source: str = "api",
-                             default_actor: str | None = None) -> OrderException:
+                             default_actor: str | None = None) -> ExceptionResult:
+        """Open an exception on the order; idempotent on ``new.exception_id`` when it has one.
+
+        The same id with the same content answers the stored exception and writes nothing (so
+        nobody is told twice); with other content it is a Conflict.
+        """
         if new.kind not in self.workflows.exception_kinds:
             raise InvalidInput(f"unknown exception kind {new.kind!r} "
                                f"(known: {', '.join(self.workflows.exception_kinds)})", field="kind")
+        fingerprint = new.fingerprint()
         async with in_transaction() as conn:
+            # The order's lock also makes two tries of one exception_id take turns: the second sees the first.
             order = await self.get_order(raw_no, for_update=True)
+            if new.exception_id is not None:
+                earlier = await OrderException.filter(order_id=order.id, exception_id=new.exception_id).first()
+                if earlier is not None:
+                    if earlier.fingerprint != fingerprint:
+                        raise Conflict(f"exception_id {new.exception_id!r} was already used for a different "
+                                       f"exception on order {order.order_no}", field="exception_id")
+                    return ExceptionResult(earlier, replayed=True)
             now, actor = self._when(new.at), new.actor or default_actor
             exc = await OrderException.create(order=order, kind=new.kind, severity=new.severity,
                                               node=order.current_node, note=new.note, source=source,
-                                              opened_by=actor, opened_at=now)
+                                              opened_by=actor, opened_at=now, exception_id=new.exception_id,
+                                              fingerprint=fingerprint)
             change = Change("exception_opened", OrderState.of(order), now, actor, source, exception=exc)
             await self.emit([change], conn)
-            return exc
+            return ExceptionResult(exc, replayed=False)
 
     async def _exception_for_update(self, raw_no: str, exc_id: int) -> tuple[Order, OrderException]:
         order = await self.get_order(raw_no, for_update=True)

@@ -111,8 +111,15 @@ class OrderPatch(_In):
 
 
 class ExceptionIn(_In):
-    """A problem holding an order up; ``at`` (default now) lets an import carry past times."""
+    """A problem holding an order up; ``at`` (default now) lets an import carry past times.
 
+    ``exception_id`` makes it idempotent, as ``event_id`` does an event: the same id again opens nothing.
+    """
+
+    exception_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(None, description=(
+        "your own id of this exception (unique per order; or send it as the `Idempotency-Key` header): "
+        "the same id with the same content again answers 200 with the exception stored the first time and "
+        "tells nobody again; with other content 409"))
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
     severity: Literal["low", "normal", "high", "urgent"] = "normal"

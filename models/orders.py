@@ -129,9 +129,13 @@ class OrderException(Model):
     resolution_note = fields.TextField(null=True)
     escalation_level = fields.IntField(default=0)
     escalated_at = fields.DatetimeField(null=True)
+    # The caller's own id (body `exception_id` or `Idempotency-Key`): a retry with it opens nothing new.
+    exception_id = fields.CharField(max_length=128, null=True)
+    fingerprint = fields.CharField(max_length=64, null=True)  # of what was asked, to tell a replay from a reuse
 
     class Meta:
         table = "order_exceptions"
+        unique_together = (("order", "exception_id"),)
 
 
 # ---------------------------------------------------------------- what the rest of the service sees

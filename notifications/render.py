@@ -39,7 +39,7 @@ class Renderer:
         lines = self._kinds[kind](payload, locale, audience)
         buttons: tuple[Button, ...] = ()
         if kind in ("exception_opened", "escalated") and payload.get("order_no"):
-            buttons = (Button(t("notice.ack", locale), f"/ack {payload['order_no']}"),)
+            buttons = (_ack(payload, locale),)
         return Reply("\n".join(line for line in lines if line), buttons=buttons)
 
     def digest(self, rows: Sequence[tuple[str, dict[str, Any]]], order_no: str, locale: str,
@@ -121,3 +121,11 @@ class Renderer:
     def _locked(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.verification_locked", locale, channel=p["channel"], order_no=p["order_no"],
                   tries=p["tries"], minutes=p["minutes"])]
+
+
+def _ack(payload: dict[str, Any], locale: str) -> Button:
+    """The Ack button of an exception's push: it names that exception, so it acts on it alone."""
+    if payload.get("exception_id") is None:
+        return Button(t("notice.ack", locale), f"/ack {payload['order_no']}")
+    return Button(f"{t('notice.ack', locale)} #{payload['exception_id']}",
+                  f"/ack {payload['order_no']} #{payload['exception_id']}")

@@ -10,7 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
 from bot.app import build_app, make_channel
-from models.orders import NodeEvent, Order
+from models.orders import NodeEvent, Order, OrderException
+from models.outbox import Outbox
+from models.people import add_staff
 from tests.kit.base import Api, order_body
 
 NO = "SO202611240001"
@@ -151,6 +153,59 @@ async def test_exception_lifecycle(api: Api):
     assert [(e["id"], e["kind"], e["status"]) for e in order["exceptions"]] == [(x["id"], "stockout", "resolved")]
 
 
+async def test_a_retried_exception_is_stored_once_and_alerts_once(api: Api):
+    await add_staff("王销售", "sales", "S001", "sales", {"telegram": "2002"}, None)  # told of the order's exceptions
+    await api.create(NO, sales_owner="S001")
+    path, body = f"/api/v1/orders/{NO}/exceptions", {"kind": "stockout", "note": "缺料"}
+    status, first = await api.call("POST", path, {**body, "exception_id": "wms-hold-7"})
+    assert status == 201 and first["exception_id"] == "wms-hold-7" and "Idempotent-Replayed" not in api.last_headers
+    status, again = await api.call("POST", path, {**body, "exception_id": "wms-hold-7"})
+    assert status == 200 and again == first and api.last_headers.get("Idempotent-Replayed") == "true"
+    status, by_header = await api.call("POST", path, body, headers={"Idempotency-Key": "wms-hold-7"})
+    assert status == 200 and by_header == first, "the header and the body's exception_id are the same thing"
+    status, both = await api.call("POST", path, {**body, "exception_id": "wms-hold-7"},
+                                  headers={"Idempotency-Key": "wms-hold-7"})
+    assert status == 200 and both == first
+    # an ERP retrying while the first try is still being written
+    answers = await asyncio.gather(*(api.call("POST", path, body, headers={"Idempotency-Key": "wms-hold-8"})
+                                     for _ in range(6)))
+    assert sorted(s for s, _ in answers) == [200] * 5 + [201]
+    assert len({d["id"] for _, d in answers}) == 1
+    assert await OrderException.all().count() == 2
+    assert await Outbox.filter(kind="exception_opened").count() == 2, "one alert for each exception, not per try"
+    _, order = await api.call("GET", f"/api/v1/orders/{NO}")
+    assert [x["exception_id"] for x in order["exceptions"]] == ["wms-hold-7", "wms-hold-8"]
+    # without an id every request is a new exception, as before
+    assert (await api.call("POST", path, body))[0] == 201 and (await api.call("POST", path, body))[0] == 201
+    assert await OrderException.all().count() == 4
+
+
+async def test_a_conflicting_replay_gets_409(api: Api):
+    await add_staff("王销售", "sales", "S001", "sales", {"telegram": "2002"}, None)
+    await api.create(NO, sales_owner="S001")
+    await api.create("SO202611240002", sales_owner="S001")
+    path = f"/api/v1/orders/{NO}/exceptions"
+    assert (await api.call("POST", path, {"exception_id": "qc-1", "kind": "qc_fail", "note": "划伤"}))[0] == 201
+    status, data = await api.call("POST", path, {"exception_id": "qc-1", "kind": "qc_fail", "note": "裂纹"})
+    assert status == 409 and is_error(data, "conflict") and "qc-1" in data["error"]["message"]
+    status, data = await api.call("POST", path, {"kind": "delay"}, headers={"Idempotency-Key": "qc-1"})
+    assert status == 409 and is_error(data, "conflict")
+    # the header and the body naming two different ids is a mistake of the caller
+    status, data = await api.call("POST", path, {"exception_id": "qc-2", "kind": "delay"},
+                                  headers={"Idempotency-Key": "qc-3"})
+    assert status == 400 and is_error(data, "invalid_field") and data["error"]["field"] == "exception_id"
+    status, data = await api.call("POST", path, {"kind": "delay"}, headers={"Idempotency-Key": "k" * 129})
+    assert status == 400 and data["error"]["field"] == "Idempotency-Key"
+    status, data = await api.call("POST", path, {"exception_id": "", "kind": "delay"})
+    assert status == 400 and data["error"]["field"] == "exception_id"
+    assert await OrderException.all().count() == 1, "nothing refused was stored"
+    assert await Outbox.filter(kind="exception_opened").count() == 1, "and nobody was told of it"
+    # ids are the order's own: another order's qc-1 is another exception
+    status, other = await api.call("POST", "/api/v1/orders/SO202611240002/exceptions",
+                                   {"exception_id": "qc-1", "kind": "delay"})
+    assert status == 201 and other["exception_id"] == "qc-1"
+
+
 async def test_list_filters_late_orders_and_pages(api: Api):
     for i in range(1, 6):
         await api.create(f"SO20261124000{i}", promised_date="2020-01-01" if i % 2 else "2030-01-01")
@@ -214,3 +269,8 @@ async def test_openapi_is_valid_and_documents_every_route(settings, engine):
         assert method.lower() in doc["paths"].get(path, {}), f"{method} {path} is served but undocumented"
     post_events = doc["paths"]["/api/v1/orders/{order_no}/events"]["post"]
     assert {"400", "401", "404", "409", "422"} <= set(post_events["responses"])
+    open_exception = doc["paths"]["/api/v1/orders/{order_no}/exceptions"]["post"]
+    assert {"200", "201", "409"} <= set(open_exception["responses"])
+    assert {"in": "header", "name": "Idempotency-Key"}.items() <= next(
+        p for p in open_exception["parameters"] if p["in"] == "header").items()
+    assert "exception_id" in doc["components"]["schemas"]["ExceptionIn"]["properties"]

@@ -13,7 +13,7 @@ from bot.conversation.texts import TEXTS, placeholders
 from models.audit import AuditLog
 from models.inputs import CustomerIn, EventIn, ExceptionIn, OrderIn
 from models.messages import InboundMessage
-from models.orders import Order, OrderException
+from models.orders import NodeEvent, Order, OrderException
 from models.outbox import Outbox
 from models.people import add_staff
 from models.recipients import Subscription
@@ -192,6 +192,105 @@ async def test_anyone_an_exception_push_reaches_may_ack_it_but_only_the_node_may
     assert (await OrderException.get()).status == "open"
     assert "1" in await qc.say(f"/ack {NO}")  # the Ack button of the push QC was subscribed to
     assert (await OrderException.get()).status == "acknowledged"
+
+
+async def _opened(bot: Bot, *kinds: str) -> list[int]:
+    return [(await bot.engine.open_exception(NO, ExceptionIn(kind=k, note=f"{k}!"))).exception.id for k in kinds]
+
+
+async def _statuses() -> list[str]:
+    return [x.status for x in await OrderException.all().order_by("id")]
+
+
+async def test_ack_with_two_open_exceptions_asks_which(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    first, second = await _opened(bot, "stockout", "delay")
+    bot.clock.advance(days=2, hours=3)
+    boss = bot.flow("2001")
+    asked = await boss.say(f"/ack {NO}")
+    assert await _statuses() == ["open", "open"], "nothing is acknowledged until one is named"
+    assert f"1. 缺料 · 备货 · 2天3小时前 · #{first}" in asked and f"2. 延误 · 备货 · 2天3小时前 · #{second}" in asked
+    assert f"/ack {NO} 全部" in asked
+    assert [b.data for b in boss.last_reply.buttons] == [f"/ack {NO} #{first}", f"/ack {NO} #{second}",
+                                                         f"/ack {NO} all"]
+    done = await boss.say(boss.last_reply.buttons[1].data)  # tapping the second
+    assert f"#{second}" in done and "延误" in done
+    assert await _statuses() == ["open", "acknowledged"]
+    assert f"#{first}" in await boss.say(f"/ack {NO}"), "one left: it is the one"
+    assert await _statuses() == ["acknowledged", "acknowledged"]
+    assert "没有" in await boss.say(f"/ack {NO}")
+
+
+async def test_ack_by_number_in_the_list_or_by_id(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    ids = await _opened(bot, "stockout", "delay", "payment")
+    boss = bot.flow("2001")
+    assert f"#{ids[1]}" in await boss.say(f"/ack {NO} 2")
+    assert await _statuses() == ["open", "acknowledged", "open"]
+    assert f"#{ids[2]}" in await boss.say(f"/ack {NO} {ids[2]}")  # not a number of the list of two: the id
+    assert await _statuses() == ["open", "acknowledged", "acknowledged"]
+    refused = await boss.say(f"/ack {NO} #{ids[1]}")
+    assert f"#{ids[1]}" in refused and f"1. 缺料" in refused, "already acknowledged: the ones left are listed"
+    assert await _statuses() == ["open", "acknowledged", "acknowledged"]
+
+
+async def test_ack_all_acknowledges_every_one(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    await _opened(bot, "stockout", "delay", "payment")
+    boss = bot.flow("2001")
+    assert "3" in await boss.say(f"/ack {NO} all")
+    assert await _statuses() == ["acknowledged"] * 3
+    assert "2" in await boss.say(f"/resolve {NO} 1 到货了")
+    assert await _statuses() == ["resolved", "acknowledged", "acknowledged"]
+    assert "2" in await boss.say(f"/resolve {NO} 全部 已处理")
+    assert [(x.status, x.resolution_note) for x in await OrderException.all().order_by("id")] == [
+        ("resolved", "到货了"), ("resolved", "已处理"), ("resolved", "已处理")]
+
+
+async def test_resolve_with_several_open_lists_them_in_english_and_changes_nothing(bot: Bot):
+    await order_at(bot, node="stocking")
+    member = await add_staff("Li", "manager", "M001", None, {"telegram": "2001"}, None)
+    member.locale = "en"
+    await member.save()
+    ids = await _opened(bot, "stockout", "delay")
+    boss = bot.flow("2001")
+    asked = await boss.say(f"/resolve {NO} restocked")
+    assert "Which one?" in asked and f"1. Out of stock · Stocking · 0 min ago · #{ids[0]}" in asked
+    assert f"/resolve {NO} all" in asked and [b.data for b in boss.last_reply.buttons][-1] == f"/resolve {NO} all"
+    assert "no pending exception 7" in await boss.say(f"/resolve {NO} 7")
+    assert await _statuses() == ["open", "open"]
+
+
+async def test_staff_rework_from_chat_needs_a_reason(bot: Bot):
+    await order_at(bot, node="qc")
+    await add_staff("孙质检", "operator", "O001", "qc", {"telegram": "2004"}, None)
+    await add_staff("王仓库", "operator", "O002", "warehouse", {"telegram": "2005"}, None)
+    qc, warehouse = bot.flow("2004"), bot.flow("2005")
+    asked = await qc.say(f"/rework {NO} production")
+    assert "原因" in asked and (await Order.get(order_no=NO)).current_node == "qc"
+    assert "之前" in await qc.say(f"/rework {NO} outbound 错了"), "rework goes back, not on"
+    assert "之前" in await qc.say(f"/rework {NO} teleporter 错了")
+    assert "无权" in await warehouse.say(f"/rework {NO} production 焊点不良"), "the order is QC's to send back"
+    assert (await Order.get(order_no=NO)).current_node == "qc"
+    done = await qc.say(f"/rework {NO} 生产 焊点不良 需返修")
+    assert "质检 → 生产" in done and "焊点不良 需返修" in done
+    order = await Order.get(order_no=NO)
+    [event] = await NodeEvent.filter(order_id=order.id, kind="rework")
+    assert (order.current_node, event.from_node, event.note, event.actor) == ("production", "qc", "焊点不良 需返修", "O001")
+    await qc.say(f"/advance {NO} qc")
+    assert "生产" in await qc.say(f"/返工 {NO} Production 复检仍不合格")
+    assert (await Order.get(order_no=NO)).current_node == "production"
+    assert "/rework" in await qc.say("/help")
+
+
+async def test_help_tells_customers_and_staff_of_timezone(bot: Bot):
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    assert "/timezone" in await bot.flow("1001").say("帮助")
+    assert "/timezone" in await bot.flow("2001").say("/help")
+    assert "/timezone" in await bot.flow("1002").say("/help")
 
 
 async def test_late_orders_in_scope(bot: Bot):

@@ -179,8 +179,8 @@ async def test_exceptions_open_acknowledge_resolve(engine: ProgressEngine):
     await engine.create_order(new_order())
     with pytest.raises(InvalidInput):
         await engine.open_exception("SO202611240001", ExceptionIn(kind="alien_invasion"))
-    x = await engine.open_exception("SO202611240001", ExceptionIn(kind="stockout", note="缺料 A-13"),
-                                    default_actor="erp")
+    x = (await engine.open_exception("SO202611240001", ExceptionIn(kind="stockout", note="缺料 A-13"),
+                                     default_actor="erp")).exception
     assert (x.status, x.node, x.opened_by) == ("open", "placed", "erp")
     x = await engine.acknowledge_exception("SO202611240001", x.id, AckIn(actor="王仓"))
     assert x.status == "acknowledged" and x.acknowledged_by == "王仓"

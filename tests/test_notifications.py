@@ -335,13 +335,13 @@ async def test_an_exception_push_to_a_subscriber_has_the_order_and_an_ack_button
     await flow.say("/subscribe exceptions")
     assert await Subscription.filter(staff_id=member.id, scope_key="exceptions:*").exists()
     await h.order(at="stocking", sales_owner="S001")
-    await h.open_exception()
+    exc_id = await h.open_exception()
     await h.deliver()
 
     [sent] = h.botapi.sent(3002)
     assert NO in sent["text"] and "缺料" in sent["text"] and "缺螺丝" in sent["text"]
     buttons = [b for row in sent["reply_markup"]["inline_keyboard"] for b in row]
-    assert [b["callback_data"] for b in buttons] == [f"/ack {NO}"]
+    assert [b["callback_data"] for b in buttons] == [f"/ack {NO} #{exc_id}"], "the button names its exception"
     [row] = await h.rows(recipient=f"staff:{member.id}")
     assert (row.kind, row.status, row.sent_via) == ("exception_opened", "sent", "telegram:3002")
     assert len(h.botapi.sent(3009)) == 1, "the sales owner hears of it too"

@@ -104,7 +104,8 @@ async def test_an_exception_nobody_acknowledges_climbs_to_the_manager_then_the_a
         await h.deliver()
         [sent] = [m for m in h.botapi.sent(chat) if "升级" in m["text"]]
         assert NO in sent["text"] and "缺料" in sent["text"]
-        assert [b["callback_data"] for r in sent["reply_markup"]["inline_keyboard"] for b in r] == [f"/ack {NO}"]
+        buttons = [b["callback_data"] for r in sent["reply_markup"]["inline_keyboard"] for b in r]
+        assert buttons == [f"/ack {NO} #{exc_id}"], "the button names the exception escalated"
         exc = await OrderException.get(id=exc_id)
         assert (exc.status, exc.escalation_level) == ("open", level)
 

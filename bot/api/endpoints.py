@@ -19,6 +19,8 @@ MAX_PAGE = 200
 MAX_ORDER_NO = 64  # the orders table's column
 MAX_QUERY_TEXT = 64
 MAX_EMAIL = 254
+IDEMPOTENCY_KEY = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 128  # the exception_id column
 
 
 class OrderList(BaseModel):
@@ -112,11 +114,26 @@ async def post_event(request: web.Request) -> web.Response:
     return _json(views.event_result_out(order_no, result.event), status=201, headers=headers)
 
 
+def _idempotency_key(request: web.Request, body: ExceptionIn) -> ExceptionIn:
+    """The body with its ``exception_id`` from the `Idempotency-Key` header, which means the same."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return body
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or BAD_TEXT.search(key):
+        raise HttpError(400, "invalid_field", f"{IDEMPOTENCY_KEY} must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+                        field=IDEMPOTENCY_KEY)
+    if body.exception_id is not None and body.exception_id != key:
+        raise HttpError(400, "invalid_field", f"the {IDEMPOTENCY_KEY} header ({key[:40]!r}) and exception_id "
+                        f"({body.exception_id[:40]!r}) differ; send one, or both alike", field="exception_id")
+    return body.model_copy(update={"exception_id": key})
+
+
 async def open_exception(request: web.Request) -> web.Response:
-    body = await parse_body(request, ExceptionIn)
-    exc = await _engine(request).open_exception(_order_no(request), body,
-                                                default_actor=_actor(request))
-    return _json(views.exception_out(exc), status=201)
+    """201 with the new exception; 200 with the stored one for a replay of its exception_id (nothing new told)."""
+    body = _idempotency_key(request, await parse_body(request, ExceptionIn))
+    result = await _engine(request).open_exception(_order_no(request), body, default_actor=_actor(request))
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return _json(views.exception_out(result.exception), status=200 if result.replayed else 201, headers=headers)
 
 
 async def ack_exception(request: web.Request) -> web.Response:

@@ -68,6 +68,10 @@ def _operation(r: Route, refs: dict) -> dict[str, Any]:
             {"name": q.name, "in": "query", "required": False, "description": q.description,
              "schema": {"type": q.type, **({"format": q.format} if q.format else {})}}
             for q in r.query
+        ] + [
+            {"name": h.name, "in": "header", "required": False, "description": h.description,
+             "schema": {"type": h.type}}
+            for h in r.headers
         ],
         "responses": {},
     }

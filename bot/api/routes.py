@@ -110,9 +110,20 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", API + "/orders/{order_no}/events", endpoints.post_event,
           "Record a node event; idempotent on event_id", body=EventIn, response=views.EventResultOut,
           status=201, errors=(400, 401, 403, 404, 409, 422), scope="events:write"),
-    Route("POST", API + "/orders/{order_no}/exceptions", endpoints.open_exception, "Open an exception",
-          body=ExceptionIn, response=views.ExceptionOut, status=201, errors=(400, 401, 403, 404),
-          scope="events:write"),
+    Route("POST", API + "/orders/{order_no}/exceptions", endpoints.open_exception,
+          "Open an exception; idempotent on exception_id (or Idempotency-Key)",
+          body=ExceptionIn, response=views.ExceptionOut, status=201, errors=(400, 401, 403, 404, 409),
+          scope="events:write",
+          description="Give the exception an id of your own (`exception_id` in the body, or the `Idempotency-Key` "
+                      "header: the same thing; both, and they must agree) and a retry is safe: the same id with "
+                      "the same content answers 200 with the exception stored the first time, marked "
+                      "`Idempotent-Replayed: true`, and writes and tells nobody anything new. Ids are unique per "
+                      "order. Without an id every request opens a new exception.",
+          error_text=((400, "A field that fails validation (named in `error.field`), or an `Idempotency-Key` "
+                            "that differs from the body's `exception_id`"),
+                      (409, "The same exception_id (or Idempotency-Key) again with different content")),
+          headers=(Query(endpoints.IDEMPOTENCY_KEY, "string", "the same as the body's `exception_id` "
+                         "(1-128 characters); if both are sent they must be equal"),)),
     Route("POST", API + "/orders/{order_no}/exceptions/{exception_id}/ack", endpoints.ack_exception,
           "Acknowledge an exception (someone has it)", body=AckIn, response=views.ExceptionOut,
           errors=(400, 401, 403, 404), scope="events:write"),

@@ -30,7 +30,8 @@ EventOut = create_model("EventOut", **{name: (hint, ...) for name, hint in get_t
 
 
 class ExceptionOut(BaseModel):
-    id: int
+    id: int = Field(description="the service's number of the exception, for the ack and resolve routes")
+    exception_id: str | None = Field(description="your own id of it (`exception_id` or `Idempotency-Key`), if given")
     kind: str
     status: Literal["open", "acknowledged", "resolved"]
     severity: str
@@ -144,7 +145,8 @@ def event_out(e: EventRecord) -> EventOut:
 
 def exception_out(x: OrderException) -> ExceptionOut:
     return ExceptionOut(
-        id=x.id, kind=x.kind, status=x.status, severity=x.severity, node=x.node, note=x.note,
+        id=x.id, exception_id=x.exception_id, kind=x.kind, status=x.status, severity=x.severity, node=x.node,
+        note=x.note,
         opened_by=x.opened_by, opened_at=x.opened_at, acknowledged_by=x.acknowledged_by,
         acknowledged_at=x.acknowledged_at, resolved_by=x.resolved_by, resolved_at=x.resolved_at,
         resolution=x.resolution, resolution_note=x.resolution_note,

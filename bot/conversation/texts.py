@@ -16,20 +16,26 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "help.customer": {
         "zh": "我可以：\n· 查订单进度：发送订单号或快递单号\n· 查看我的订单：发送“我的订单”\n"
-              "· 订阅进度通知：发送“订阅 订单号”\n· 催单、修改、售后、转人工：直接告诉我\n· 解除绑定：发送“退出”",
+              "· 订阅进度通知：发送“订阅 订单号”\n· 催单、修改、售后、转人工：直接告诉我\n"
+              "· 按您的时区显示时间：发送 /timezone 时区，例如 /timezone Asia/Shanghai\n· 解除绑定：发送“退出”",
         "en": "I can:\n· track an order: send its number or a tracking number\n· list your orders: \"my orders\"\n"
               "· notify you of progress: \"subscribe ORDER\"\n· pass on a rush, change, return or a question to a "
-              "person: just tell me\n· forget this chat: \"logout\"",
+              "person: just tell me\n· show times in your time zone: /timezone ZONE, e.g. /timezone Europe/London\n"
+              "· forget this chat: \"logout\"",
     },
     "help.staff": {
         "zh": "同事命令：\n/order 订单号 — 查看订单\n/advance 订单号 节点 [备注] — 推进节点\n"
-              "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 — 确认异常\n/resolve 订单号 [备注] — 解决异常\n"
+              "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 [序号|全部] — 确认异常\n"
+              "/resolve 订单号 [序号|全部] [备注] — 解决异常\n/rework（/返工）订单号 节点 原因 — 退回之前的节点\n"
               "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
-              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单",
+              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单\n/timezone [时区] — 查看或设置显示时间用的时区",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
-              "/exception ORDER KIND [note] — flag a problem\n/ack ORDER — acknowledge its exceptions\n"
-              "/resolve ORDER [note] — resolve them\n/subscribe exceptions [department|node] — exception pushes\n"
-              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope",
+              "/exception ORDER KIND [note] — flag a problem\n/ack ORDER [N|all] — acknowledge an exception\n"
+              "/resolve ORDER [N|all] [note] — resolve one\n"
+              "/rework ORDER NODE REASON — send it back to an earlier node\n"
+              "/subscribe exceptions [department|node] — exception pushes\n"
+              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope\n"
+              "/timezone [ZONE] — the time zone times are shown to you in",
     },
     "fallback": {
         "zh": "抱歉，我只会回答订单相关的问题。发送订单号查进度，或发送“帮助”看看我能做什么。",
@@ -193,6 +199,50 @@ TEXTS: dict[str, dict[str, str]] = {
     "staff.late_none": {"zh": "您的范围内没有延误订单。", "en": "No late orders in your scope."},
     "staff.unknown_command": {
         "zh": "不认识的命令 {command}。发送 /help 查看命令。", "en": "Unknown command {command}. Send /help for the list.",
+    },
+    # ------------------------------------------------------------ staff: naming one exception, rework
+    "staff.pick.ack": {
+        "zh": "订单 {order_no} 有 {n} 个未确认的异常，请选一个：\n{lines}\n发送 /{command} {order_no} 序号（或 #编号），"
+              "或 /{command} {order_no} 全部。",
+        "en": "Order {order_no} has {n} unacknowledged exceptions. Which one?\n{lines}\nSend /{command} {order_no} "
+              "NUMBER (or #ID), or /{command} {order_no} all.",
+    },
+    "staff.pick.resolve": {
+        "zh": "订单 {order_no} 有 {n} 个未解决的异常，请选一个：\n{lines}\n发送 /{command} {order_no} 序号（或 #编号）"
+              " [备注]，或 /{command} {order_no} 全部 [备注]。",
+        "en": "Order {order_no} has {n} unresolved exceptions. Which one?\n{lines}\nSend /{command} {order_no} "
+              "NUMBER (or #ID) [note], or /{command} {order_no} all [note].",
+    },
+    "staff.pick.none": {
+        "zh": "订单 {order_no} 没有待处理的异常 {which}。现有 {n} 个：\n{lines}\n发送 /{command} {order_no} 序号（或 #编号），"
+              "或 /{command} {order_no} 全部。",
+        "en": "Order {order_no} has no pending exception {which}. It has these {n}:\n{lines}\nSend /{command} "
+              "{order_no} NUMBER (or #ID), or /{command} {order_no} all.",
+    },
+    "staff.pick.line": {
+        "zh": "{i}. {kind} · {node} · {age}前 · #{id}", "en": "{i}. {kind} · {node} · {age} ago · #{id}",
+    },
+    "staff.pick.all": {"zh": "全部", "en": "All"},
+    "staff.age.d": {"zh": "{n}天", "en": "{n} d"},
+    "staff.age.h": {"zh": "{n}小时", "en": "{n} h"},
+    "staff.age.m": {"zh": "{n}分钟", "en": "{n} min"},
+    "staff.acked_one": {
+        "zh": "已确认订单 {order_no} 的异常 #{id}（{kind}）。", "en": "Acknowledged exception #{id} ({kind}) on {order_no}.",
+    },
+    "staff.resolved_one": {
+        "zh": "已解决订单 {order_no} 的异常 #{id}（{kind}）。", "en": "Resolved exception #{id} ({kind}) on {order_no}.",
+    },
+    "staff.reworked": {
+        "zh": "订单 {order_no} 返工：{from_node} → {to_node}，原因：{reason}{replayed}",
+        "en": "Order {order_no} sent back for rework: {from_node} → {to_node}, because: {reason}{replayed}",
+    },
+    "staff.rework_reason": {
+        "zh": "返工要写明原因，例如：/rework {order_no} {node} 焊点不良", "en": "Rework needs a reason, e.g. "
+              "/rework {order_no} {node} weld defects",
+    },
+    "staff.rework_node": {
+        "zh": "订单 {order_no} 现在在「{node}」，返工只能退回到它之前的节点：{nodes}",
+        "en": "Order {order_no} is at {node}; rework sends it back to a node before that: {nodes}",
     },
     "button.subscribe": {"zh": "订阅进度", "en": "Notify me"},
     "button.subscribe.data": {"zh": "订阅 {order_no}", "en": "subscribe {order_no}"},

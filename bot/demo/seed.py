@@ -272,7 +272,7 @@ async def replay(engine: ProgressEngine, order_no: str, steps: list[Step]) -> No
             case EventIn() as ev:
                 await engine.apply_event(order_no, ev, source="import")
             case ExceptionIn() as new:
-                exc_id = (await engine.open_exception(order_no, new, source="import")).id
+                exc_id = (await engine.open_exception(order_no, new, source="import")).exception.id
             case AckIn() as ack:
                 await engine.acknowledge_exception(order_no, exc_id, ack, source="import")
             case ResolveIn() as done:

@@ -111,3 +111,7 @@ class Flow:
     @property
     def last(self) -> str:
         return self.replies[-1].text if self.replies else ""
+
+    @property
+    def last_reply(self) -> Reply:
+        return self.replies[-1]
