@@ -5,13 +5,14 @@ import uuid
 
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
+from bot.conversation.texts import refusal
 from handlers.common import find_order
 from models import audit, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
 from models.messages import InboundMessage, Reply
 from models.orders import Order, OrderException
-from models.workflows import Node, Workflow
+from models.workflows import Node
 
 router = Router("staff")
 MAX_LATE = 20
@@ -35,12 +36,6 @@ async def _order_for(ctx: Context, ref: str, node: Node | None = None, *, moving
     return order
 
 
-def _node(wf: Workflow, word: str) -> Node | None:
-    """A node by its key or by its Chinese or English name."""
-    low = word.lower()
-    return next((n for n in wf.nodes if low in (n.key, n.name_en.lower()) or word == n.name_zh), None)
-
-
 def _event_id(msg: InboundMessage) -> str:
     """Idempotent per chat message: a platform's retry of the same message is the same event."""
     return f"{msg.channel}:{msg.chat_id}:{msg.message_id}" if msg.message_id else f"bot-{uuid.uuid4().hex}"
@@ -53,9 +48,10 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
     engine = ctx.services.engine
     order = await find_order(ctx, ctx.args[0])
     wf = engine.workflow_of(order) if order else None
-    node = _node(wf, ctx.args[1]) if wf else None
+    node = wf.find(ctx.args[1]) if wf else None
     if order is not None and node is None:
-        return ctx.reply("staff.refused", reason=f"{ctx.args[1]}? ({', '.join(n.key for n in wf.nodes)})")
+        nodes = ("、" if ctx.locale.startswith("zh") else ", ").join(n.name(ctx.locale) for n in wf.nodes)
+        return ctx.reply("staff.refused", reason=ctx.t("refusal.unknown_node", word=ctx.args[1], nodes=nodes))
     checked = await _order_for(ctx, ctx.args[0], node)
     if isinstance(checked, Reply):
         return checked
@@ -64,7 +60,7 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
         result = await engine.apply_event(checked.order_no, EventIn(event_id=_event_id(msg), node=node.key, note=note,
                                                                     actor=ctx.staff.code), source="bot")
     except EngineError as e:
-        return ctx.reply("staff.refused", reason=e.message)
+        return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, wf))
     e = result.event
     names = {n.key: n.name(ctx.locale) for n in wf.nodes}
     return ctx.reply("staff.advanced", order_no=checked.order_no, from_node=names.get(e.from_node, e.from_node),
@@ -84,7 +80,8 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
             checked.order_no, ExceptionIn(kind=ctx.args[1].lower(), note=" ".join(ctx.args[2:]) or None,
                                           actor=ctx.staff.code), source="bot")
     except EngineError as e:
-        return ctx.reply("staff.refused", reason=e.message)
+        kinds = ctx.services.engine.workflows.exception_kinds
+        return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, kinds=kinds))
     zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
     return ctx.reply("staff.exception_opened", order_no=checked.order_no, id=x.id,
                      kind=zh if ctx.locale.startswith("zh") else en)

@@ -6,6 +6,13 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
+from typing import Any
+
+from models.errors import EngineError
+from models.workflows import Workflow
+
+NODE_PARAMS = ("at", "to", "skipped", "nodes")  # refusal parameters that hold node keys
 
 TEXTS: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------ basics
@@ -183,6 +190,60 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "staff.replayed": {"zh": "（已记录过）", "en": " (already recorded)"},
     "staff.refused": {"zh": "没有执行：{reason}", "en": "Not done: {reason}"},
+    # The engine's refusals, by reason (models/errors.py); node keys in them are shown by name.
+    "refusal.unknown_order": {"zh": "没有订单 {order_no}。", "en": "There is no order {order_no}."},
+    "refusal.unknown_node": {
+        "zh": "流程里没有节点“{word}”。可用的节点：{nodes}。",
+        "en": "The workflow has no step \"{word}\". Steps: {nodes}.",
+    },
+    "refusal.already_at": {
+        "zh": "订单 {order_no} 已在「{at}」，退回「{to}」只能作为返工，并写明原因。",
+        "en": "Order {order_no} is already at {at}; going back to {to} is only possible as rework, with a reason.",
+    },
+    "refusal.not_skippable": {
+        "zh": "订单 {order_no} 在「{at}」，不能跳过「{skipped}」直接到「{to}」。",
+        "en": "Order {order_no} is at {at} and cannot skip {skipped} to reach {to}.",
+    },
+    "refusal.rework_not_back": {
+        "zh": "返工是把订单退回前面的节点；订单 {order_no} 在「{at}」，还没有过「{to}」。",
+        "en": "Rework moves an order back; order {order_no} is at {at}, not past {to}.",
+    },
+    "refusal.rework_needs_reason": {"zh": "返工需要写明原因。", "en": "Rework needs a reason."},
+    "refusal.node_gone": {
+        "zh": "订单 {order_no} 所在的节点 {at} 已不在流程中，请联系管理员。",
+        "en": "Order {order_no} stands at {at}, which its workflow no longer has: ask an administrator.",
+    },
+    "refusal.workflow_gone": {
+        "zh": "订单 {order_no} 的流程 {workflow} 已不在流程文件中，请联系管理员。",
+        "en": "Order {order_no} uses workflow {workflow}, which the workflows file no longer has: ask an "
+              "administrator.",
+    },
+    "refusal.unknown_kind": {
+        "zh": "没有“{word}”这种异常类型。可用的类型：{kinds}。",
+        "en": "There is no exception kind \"{word}\". Kinds: {kinds}.",
+    },
+    "refusal.unknown_exception": {
+        "zh": "订单 {order_no} 没有异常 #{id}。", "en": "Order {order_no} has no exception #{id}.",
+    },
+    "refusal.event_reused": {
+        "zh": "这条消息已用于订单 {order_no} 的另一项操作（{event_id}）。",
+        "en": "This message was already used for another change on order {order_no} ({event_id}).",
+    },
+    "refusal.order_exists": {
+        "zh": "订单 {order_no} 已存在，且内容不同。", "en": "Order {order_no} exists already, with different data.",
+    },
+    "refusal.order_no_too_long": {"zh": "订单号最多 {most} 个字符。", "en": "Order numbers have at most {most} characters."},
+    "refusal.order_no_pattern": {
+        "zh": "订单号 {order_no} 不符合本系统的编号规则。", "en": "Order number {order_no} does not follow this system's pattern.",
+    },
+    "refusal.unknown_workflow": {"zh": "没有流程 {workflow}。", "en": "There is no workflow {workflow}."},
+    "refusal.name_required": {"zh": "客户名称不能为空。", "en": "The customer's name cannot be empty."},
+    "refusal.in_future": {"zh": "时间不能晚于现在一天以上。", "en": "That time is more than a day in the future."},
+    "refusal.bad_request": {"zh": "请求有误。", "en": "That request is not right."},
+    "refusal.invalid_field": {"zh": "输入有误。", "en": "Something in that is not right."},
+    "refusal.not_found": {"zh": "没有找到。", "en": "Not found."},
+    "refusal.conflict": {"zh": "与已有的记录冲突。", "en": "That conflicts with what is recorded already."},
+    "refusal.workflow_violation": {"zh": "流程不允许这样做。", "en": "The workflow does not allow that."},
     "staff.exception_opened": {
         "zh": "已登记订单 {order_no} 的异常 #{id}：{kind}。", "en": "Exception #{id} ({kind}) opened on {order_no}.",
     },
@@ -217,6 +278,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "card.contact": {"zh": "联系人：{name} {phone} {email}", "en": "Contact: {name} {phone} {email}"},
     "card.ship_to": {"zh": "收货地址：{address}", "en": "Ship to: {address}"},
     "card.owner": {"zh": "销售：{owner}", "en": "Sales: {owner}"},
+    "person.named": {"zh": "{name}（{code}）", "en": "{name} ({code})"},
     # ------------------------------------------------------------ notices (the bot speaks first)
     "notice.node": {"zh": "📦 您的订单 {order_no} 有新进展：{node}", "en": "📦 Your order {order_no} has reached: {node}"},
     "notice.node.staff": {"zh": "📦 订单 {order_no} 进入「{node}」", "en": "📦 Order {order_no} is now at: {node}"},
@@ -277,6 +339,34 @@ def t(key: str, locale: str, **values: object) -> str:
     """The sentence ``key`` in ``locale`` (Chinese for any zh-*, else English)."""
     lang = "zh" if locale.lower().startswith("zh") else "en"
     return TEXTS[key][lang].format(**values)
+
+
+def refusal(err: EngineError, locale: str, wf: Workflow | None = None,
+            kinds: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """An engine refusal in ``locale``: node keys as ``wf``'s node names, exception kinds by name (key)."""
+    zh = locale.lower().startswith("zh")
+    sep = "、" if zh else ", "
+
+    def node(key: str) -> str:
+        return wf.node(key).name(locale) if wf is not None and wf.has(key) else key
+
+    def shown(name: str, value: Any) -> Any:
+        if name in NODE_PARAMS:
+            return sep.join(map(node, value)) if isinstance(value, list) else node(value)
+        if name == "kinds":
+            names = {k: (kinds or {}).get(k, (k, k))[0 if zh else 1] for k in value}
+            return sep.join(f"{n}（{k}）" if zh else f"{n} ({k})" for k, n in names.items())
+        return value
+
+    values = {name: shown(name, value) for name, value in err.params.items()}
+    key = f"refusal.{err.reason}"
+    return t(key if key in TEXTS else f"refusal.{err.code}", locale, **values)
+
+
+def person(code: str, names: Mapping[str, str], locale: str) -> str:
+    """A staff member as people know them: 王芳（S002）; the bare code when nobody has it."""
+    name = names.get(code.strip().upper())
+    return t("person.named", locale, name=name, code=code) if name else code
 
 
 def placeholders(text: str) -> set[str]:

@@ -1,0 +1,89 @@
+"""What staff read in chat: refusals, owners, usage lines and lists in their own language, with names."""
+from __future__ import annotations
+
+import re
+
+from bot.conversation.texts import TEXTS, placeholders
+from models.orders import Order
+from models.people import StaffMember, add_staff
+from tests.kit.base import ROOT, Bot
+from tests.kit.story import NO, order_at
+
+LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _words(reply: str) -> list[str]:
+    """The Latin words of a reply besides order numbers and commands (a Chinese reply has none)."""
+    return LATIN_WORD.findall(re.sub(r"SO\d+|/\w+", " ", reply))
+
+
+async def _english(code: str) -> None:
+    await StaffMember.filter(code=code).update(locale="en")
+
+
+async def test_a_refused_move_reads_in_chinese_with_node_names(bot: Bot):
+    await order_at(bot, node="outbound")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    boss = bot.flow("2001")
+    reply = await boss.say(f"/advance {NO} qc")
+    assert "已在「出库」" in reply and "「质检」" in reply and "返工" in reply, reply
+    assert not _words(reply), reply
+    assert (await Order.get(order_no=NO)).current_node == "outbound", "a refusal changes nothing"
+
+
+async def test_a_move_that_skips_a_step_names_the_steps_in_chinese(bot: Bot):
+    await order_at(bot, node="paid")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    reply = await bot.flow("2001").say(f"/advance {NO} 出库")
+    assert "不能跳过「备货」直接到「出库」" in reply, reply
+    assert not _words(reply), reply
+
+
+async def test_an_unknown_node_lists_the_nodes_by_name(bot: Bot):
+    await order_at(bot, node="paid")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    reply = await bot.flow("2001").say(f"/advance {NO} 打包")
+    assert "打包" in reply and "备货、生产、质检" in reply, reply
+    assert not _words(reply), reply
+
+
+async def test_an_english_speaker_reads_the_refusal_in_english_with_english_names(bot: Bot):
+    await order_at(bot, node="outbound")
+    await add_staff("Li Boss", "manager", "M001", None, {"telegram": "2001"}, None)
+    await _english("M001")
+    reply = await bot.flow("2001").say(f"/advance {NO} qc")
+    assert "already at Outbound" in reply and "Quality check" in reply, reply
+    assert not HAN.search(reply), reply
+
+
+async def test_an_unknown_exception_kind_reads_in_chinese_with_the_kinds_named(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    reply = await bot.flow("2001").say(f"/exception {NO} broken 坏了")
+    assert "没有“broken”这种异常类型" in reply and "缺料（stockout）" in reply, reply
+
+
+async def test_the_order_card_names_the_sales_owner(bot: Bot):
+    await order_at(bot, node="stocking", sales_owner="S002")
+    await add_staff("王芳", "sales", "S002", "sales", {"telegram": "2002"}, None)
+    await add_staff("Li Boss", "manager", "M001", None, {"telegram": "2001"}, None)
+    await _english("M001")
+    assert "销售：王芳（S002）" in await bot.flow("2002").say(f"/order {NO}")
+    assert "Sales: 王芳 (S002)" in await bot.flow("2001").say(f"/order {NO}")
+
+
+async def test_an_owner_nobody_has_is_shown_by_code(bot: Bot):
+    await order_at(bot, node="stocking", sales_owner="S009")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    assert "销售：S009" in await bot.flow("2001").say(f"/order {NO}")
+
+
+def test_every_reason_the_engine_gives_has_words_in_both_languages():
+    said = set()
+    for path in (ROOT / "models").glob("*.py"):
+        said |= set(re.findall(r'reason="(\w+)"', path.read_text(encoding="utf-8")))
+    assert {"already_at", "not_skippable", "unknown_order", "unknown_node"} <= said
+    for reason in said:
+        assert f"refusal.{reason}" in TEXTS, reason
+    assert placeholders(TEXTS["refusal.not_skippable"]["zh"]) == {"order_no", "at", "skipped", "to"}
