@@ -47,8 +47,8 @@ def list_rows(ctx: click.Context, failed: bool, status: str | None, order_no: st
         return
     click.echo(table(
         ["id", "created", "kind", "order", "recipient", "status", "tries", "next try / sent", "via", "reason"],
-        [[r.id, when(r.created_at, settings), r.kind, r.order_no or "", _who(r.recipient, names), _status(r), r.attempts,
-          when(r.sent_at if r.status == "sent" else r.next_attempt_at, settings), r.sent_via or "",
+        [[r.id, when(r.created_at, settings), r.kind, r.order_no or "", _who(r.recipient, names), _status(r),
+          r.attempts, when(r.sent_at if r.status == "sent" else r.next_attempt_at, settings), r.sent_via or "",
           (r.last_error or "")[:80]] for r in rows]))
 
 
