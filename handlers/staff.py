@@ -5,13 +5,14 @@ import uuid
 
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
-from bot.conversation.texts import refusal
+from bot.conversation.texts import person, refusal
 from handlers.common import find_order
 from models import audit, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
-from models.messages import InboundMessage, Reply
+from models.messages import Button, InboundMessage, Reply
 from models.orders import Order, OrderException
+from models.people import staff_names
 from models.workflows import Node
 
 router = Router("staff")
@@ -120,16 +121,29 @@ async def resolve(msg: InboundMessage, ctx: Context) -> Reply:
 
 @router.command("late", staff_only=True)
 async def late(msg: InboundMessage, ctx: Context) -> Reply:
+    """``/late [page]``: late orders in scope, MAX_LATE a page, with the way to the next page."""
+    if len(ctx.args) > 1 or (ctx.args and not (ctx.args[0].isdigit() and int(ctx.args[0]) >= 1)):
+        return ctx.reply("staff.usage", usage=ctx.t("usage.late"))
+    page = int(ctx.args[0]) if ctx.args else 1
     engine = ctx.services.engine
-    total, first = await queries.late_in_scope(engine.workflows, engine.today(), ctx.staff, MAX_LATE)
+    total, shown = await queries.late_in_scope(engine.workflows, engine.today(), ctx.staff, MAX_LATE,
+                                               (page - 1) * MAX_LATE)
     if not total:
         return ctx.reply("staff.late_none")
+    pages = -(-total // MAX_LATE)
+    if page > pages:
+        return ctx.reply("staff.late_no_page", pages=pages)
     lines = [ctx.t("staff.late_header", n=total)]
-    for o in first:
+    owners = await staff_names(o.sales_owner for o in shown)
+    for o in shown:
         node = engine.node_name(o, ctx.locale)
-        lines.append(f"· {o.order_no}  {node}  {o.promised_date}" + (f"  {o.sales_owner}" if o.sales_owner else ""))
+        owner = f"  {person(o.sales_owner, owners, ctx.locale)}" if o.sales_owner else ""
+        lines.append(f"· {o.order_no}  {node}  {o.promised_date}{owner}")
         await audit.shown(msg.channel, msg.chat_id, o.order_no, ("order_no", "status", "promised_date"),
                           actor_kind="staff", actor_id=ctx.staff.code, verified_by="staff")
-    if total > MAX_LATE:
-        lines.append(f"… +{total - MAX_LATE}")
+    if page < pages:
+        lines.append(ctx.t("staff.late_page_next", page=page, pages=pages, next=page + 1))
+        return Reply("\n".join(lines), buttons=(Button(ctx.t("button.next_page"), f"/late {page + 1}"),))
+    if pages > 1:
+        lines.append(ctx.t("staff.late_page_last", page=page, pages=pages))
     return Reply("\n".join(lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from bot.conversation.texts import TEXTS, placeholders
+from models.inputs import CustomerIn, OrderIn
 from models.orders import Order
 from models.people import StaffMember, add_staff
 from tests.kit.base import ROOT, Bot
@@ -87,3 +88,44 @@ def test_every_reason_the_engine_gives_has_words_in_both_languages():
     for reason in said:
         assert f"refusal.{reason}" in TEXTS, reason
     assert placeholders(TEXTS["refusal.not_skippable"]["zh"]) == {"order_no", "at", "skipped", "to"}
+
+
+async def _late_orders(bot: Bot, n: int, owner: str = "S002") -> list[str]:
+    numbers = [f"SO2026112400{i:02d}" for i in range(n)]
+    for i, no in enumerate(numbers):
+        await bot.engine.create_order(OrderIn(order_no=no, customer=CustomerIn(name="甲"), sales_owner=owner,
+                                              promised_date=f"2020-01-{1 + i % 28:02d}"))
+    return numbers
+
+
+async def test_late_pages_past_twenty(bot: Bot):
+    numbers = set(await _late_orders(bot, 44))
+    await add_staff("王芳", "sales", "S002", "sales", {"telegram": "2002"}, None)
+    wang = bot.flow("2002")
+    seen: list[str] = []
+    first = await wang.say("/late")
+    assert "延误订单（共 44 个）" in first and "第 1/3 页，发送 /late 2 看下一页" in first, first
+    assert "王芳（S002）" in first and "+24" not in first
+    assert [b.data for b in wang.replies[-1].buttons] == ["/late 2"], "a button where the channel has them"
+    for page in (first, await wang.say("/late 2"), await wang.say("/late 3")):
+        seen += re.findall(r"SO\d{12}", page)
+    assert len(seen) == 44 and set(seen) == numbers, "every late order once, over three pages"
+    assert "第 3/3 页" in wang.last and "/late 4" not in wang.last and not wang.replies[-1].buttons
+    assert "只有 3 页" in await wang.say("/late 9")
+    assert "用法：/late [页码]" in await wang.say("/late x")
+
+
+async def test_late_pages_read_in_english_for_an_english_speaker(bot: Bot):
+    await _late_orders(bot, 21)
+    await add_staff("Wang Fang", "sales", "S002", "sales", {"telegram": "2002"}, None)
+    await _english("S002")
+    reply = await bot.flow("2002").say("/late")
+    assert "Page 1 of 2 — send /late 2 for the next" in reply and "Wang Fang (S002)" in reply, reply
+    assert not HAN.search(reply), reply
+
+
+async def test_twenty_late_orders_are_one_page_without_a_footer(bot: Bot):
+    await _late_orders(bot, 20)
+    await add_staff("王芳", "sales", "S002", "sales", {"telegram": "2002"}, None)
+    reply = await bot.flow("2002").say("/late")
+    assert len(re.findall(r"SO\d{12}", reply)) == 20 and "页" not in reply, reply

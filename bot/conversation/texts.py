@@ -184,6 +184,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # ------------------------------------------------------------ staff commands
     "staff.usage": {"zh": "用法：{usage}", "en": "Usage: {usage}"},
+    "usage.late": {"zh": "/late [页码]", "en": "/late [PAGE]"},
     "staff.not_allowed": {"zh": "您无权对订单 {order_no} 执行此操作。", "en": "You may not do that to order {order_no}."},
     "staff.advanced": {
         "zh": "订单 {order_no}：{from_node} → {to_node}{replayed}", "en": "Order {order_no}: {from_node} → {to_node}{replayed}",
@@ -252,6 +253,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "staff.no_open": {"zh": "订单 {order_no} 没有未解决的异常。", "en": "Order {order_no} has no open exception."},
     "staff.late_header": {"zh": "延误订单（共 {n} 个）：", "en": "Late orders ({n}):"},
     "staff.late_none": {"zh": "您的范围内没有延误订单。", "en": "No late orders in your scope."},
+    "staff.late_page_next": {
+        "zh": "第 {page}/{pages} 页，发送 /late {next} 看下一页",
+        "en": "Page {page} of {pages} — send /late {next} for the next",
+    },
+    "staff.late_page_last": {"zh": "第 {page}/{pages} 页（最后一页）", "en": "Page {page} of {pages} (the last)"},
+    "staff.late_no_page": {
+        "zh": "延误订单只有 {pages} 页，发送 /late 看第 1 页。",
+        "en": "Late orders fill {pages} page(s); send /late for the first.",
+    },
+    "button.next_page": {"zh": "下一页", "en": "Next page"},
     "staff.unknown_command": {
         "zh": "不认识的命令 {command}。发送 /help 查看命令。", "en": "Unknown command {command}. Send /help for the list.",
     },
