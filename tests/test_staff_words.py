@@ -7,6 +7,7 @@ from bot.conversation.texts import TEXTS, placeholders
 from models.inputs import CustomerIn, OrderIn
 from models.orders import Order
 from models.people import StaffMember, add_staff
+from models.recipients import Subscription
 from tests.kit.base import ROOT, Bot
 from tests.kit.story import NO, order_at
 
@@ -129,3 +130,38 @@ async def test_twenty_late_orders_are_one_page_without_a_footer(bot: Bot):
     await add_staff("王芳", "sales", "S002", "sales", {"telegram": "2002"}, None)
     reply = await bot.flow("2002").say("/late")
     assert len(re.findall(r"SO\d{12}", reply)) == 20 and "页" not in reply, reply
+
+
+async def test_subscribe_takes_a_node_by_its_chinese_name(bot: Bot):
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    boss = bot.flow("2001")
+    assert "已订阅异常推送（节点「质检」）" in await boss.say("/subscribe exceptions 质检")
+    [sub] = await Subscription.all()
+    assert (sub.scope, sub.node, sub.department) == ("exceptions", "qc", None)
+    assert "1" in await boss.say("/unsubscribe exceptions 质检")
+    assert await Subscription.all().count() == 0
+
+
+async def test_subscribe_takes_a_node_by_its_english_name_in_any_case(bot: Bot):
+    await add_staff("Li Boss", "manager", "M001", None, {"telegram": "2001"}, None)
+    await _english("M001")
+    boss = bot.flow("2001")
+    assert "(step Quality check)" in await boss.say("/subscribe exceptions QUALITY CHECK")
+    assert "(step Outbound)" in await boss.say("/subscribe exceptions outbound")
+    assert sorted(s.node for s in await Subscription.all()) == ["outbound", "qc"]
+
+
+async def test_subscribe_to_a_department_says_so(bot: Bot):
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    assert "（部门 warehouse）" in await bot.flow("2001").say("/subscribe exceptions warehouse")
+    [sub] = await Subscription.all()
+    assert (sub.node, sub.department) == (None, "warehouse")
+
+
+async def test_advance_takes_a_node_by_its_chinese_or_english_name(bot: Bot):
+    await order_at(bot, node="stocking")
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    boss = bot.flow("2001")
+    assert "备货 → 生产" in await boss.say(f"/advance {NO} 生产")
+    assert "生产 → 质检" in await boss.say(f"/advance {NO} ＱＣ")
+    assert (await Order.get(order_no=NO)).current_node == "qc"

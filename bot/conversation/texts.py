@@ -177,6 +177,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "sub.all": {"zh": "已订阅您全部订单的进度通知。", "en": "Subscribed to news of all your orders."},
     "sub.exceptions": {"zh": "已订阅异常推送（{scope}）。", "en": "Subscribed to exception pushes ({scope})."},
     "sub.scope.all": {"zh": "全部", "en": "all"},
+    "sub.scope.node": {"zh": "节点「{node}」", "en": "step {node}"},
+    "sub.scope.department": {"zh": "部门 {department}", "en": "department {department}"},
     "unsub.done": {"zh": "已取消 {n} 项订阅。", "en": "Removed {n} subscription(s)."},
     "unsub.none": {"zh": "没有可取消的订阅。", "en": "There was nothing to unsubscribe."},
     "sub.need_bind": {
@@ -185,6 +187,10 @@ TEXTS: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------ staff commands
     "staff.usage": {"zh": "用法：{usage}", "en": "Usage: {usage}"},
     "usage.late": {"zh": "/late [页码]", "en": "/late [PAGE]"},
+    "usage.subscribe": {
+        "zh": "/subscribe exceptions [部门|节点] | /subscribe 订单号 | /subscribe all",
+        "en": "/subscribe exceptions [department|node] | /subscribe ORDER | /subscribe all",
+    },
     "staff.not_allowed": {"zh": "您无权对订单 {order_no} 执行此操作。", "en": "You may not do that to order {order_no}."},
     "staff.advanced": {
         "zh": "订单 {order_no}：{from_node} → {to_node}{replayed}", "en": "Order {order_no}: {from_node} → {to_node}{replayed}",
