@@ -45,7 +45,7 @@ def _event_id(msg: InboundMessage) -> str:
 @router.command("advance", staff_only=True)
 async def advance(msg: InboundMessage, ctx: Context) -> Reply:
     if len(ctx.args) < 2:
-        return ctx.reply("staff.usage", usage="/advance ORDER NODE [note]")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.advance"))
     engine = ctx.services.engine
     order = await find_order(ctx, ctx.args[0])
     wf = engine.workflow_of(order) if order else None
@@ -72,7 +72,7 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
 async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     if len(ctx.args) < 2:
         kinds = "|".join(ctx.services.engine.workflows.exception_kinds)
-        return ctx.reply("staff.usage", usage=f"/exception ORDER {kinds} [note]")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.exception", kinds=kinds))
     checked = await _order_for(ctx, ctx.args[0])
     if isinstance(checked, Reply):
         return checked
@@ -91,7 +91,7 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
 async def _close(ctx: Context, *, resolve: bool) -> Reply:
     name = "resolve" if resolve else "ack"
     if not ctx.args:
-        return ctx.reply("staff.usage", usage=f"/{name} ORDER" + (" [note]" if resolve else ""))
+        return ctx.reply("staff.usage", usage=ctx.t(f"usage.{name}"))
     checked = await _order_for(ctx, ctx.args[0], moving=resolve)
     if isinstance(checked, Reply):
         return checked

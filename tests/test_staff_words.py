@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.conversation.texts import TEXTS, placeholders
 from models.inputs import CustomerIn, OrderIn
 from models.orders import Order
@@ -165,3 +167,24 @@ async def test_advance_takes_a_node_by_its_chinese_or_english_name(bot: Bot):
     assert "备货 → 生产" in await boss.say(f"/advance {NO} 生产")
     assert "生产 → 质检" in await boss.say(f"/advance {NO} ＱＣ")
     assert (await Order.get(order_no=NO)).current_node == "qc"
+
+
+WRONG_USES = ["/order", "/reopen", "/advance SO202611240042", "/exception", "/ack", "/resolve", "/subscribe",
+              "/subscribe SO202611240042 now", "/late x"]
+ENGLISH_PLACEHOLDERS = re.compile(r"\b(ORDER|NODE|KIND|PAGE|note|department|node)\b")
+
+
+@pytest.mark.parametrize("wrong", WRONG_USES)
+async def test_a_chinese_staff_member_reads_the_usage_line_in_chinese(bot: Bot, wrong: str):
+    await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    reply = await bot.flow("2001").say(wrong)
+    assert reply.startswith("用法：") and ("订单号" in reply or "页码" in reply), reply
+    assert not ENGLISH_PLACEHOLDERS.search(reply), reply
+
+
+@pytest.mark.parametrize("wrong", WRONG_USES)
+async def test_an_english_staff_member_reads_the_usage_line_in_english(bot: Bot, wrong: str):
+    await add_staff("Li Boss", "manager", "M001", None, {"telegram": "2001"}, None)
+    await _english("M001")
+    reply = await bot.flow("2001").say(wrong)
+    assert reply.startswith("Usage: ") and not HAN.search(reply), reply

@@ -32,11 +32,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "同事命令：\n/order 订单号 — 查看订单\n/advance 订单号 节点 [备注] — 推进节点\n"
               "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 — 确认异常\n/resolve 订单号 [备注] — 解决异常\n"
               "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
-              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单",
+              "/unsubscribe … — 取消订阅\n/late [页码] — 我负责范围内的延误订单",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
               "/exception ORDER KIND [note] — flag a problem\n/ack ORDER — acknowledge its exceptions\n"
               "/resolve ORDER [note] — resolve them\n/subscribe exceptions [department|node] — exception pushes\n"
-              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope",
+              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late [PAGE] — late orders in your scope",
     },
     "fallback": {
         "zh": "抱歉，我只会回答订单相关的问题。发送订单号查进度，或发送“帮助”看看我能做什么。",
@@ -186,6 +186,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # ------------------------------------------------------------ staff commands
     "staff.usage": {"zh": "用法：{usage}", "en": "Usage: {usage}"},
+    # What a command takes, as the reader calls it (shown after 用法 / Usage).
+    "usage.order": {"zh": "/order 订单号", "en": "/order ORDER"},
+    "usage.reopen": {"zh": "/reopen 订单号", "en": "/reopen ORDER"},
+    "usage.advance": {"zh": "/advance 订单号 节点 [备注]", "en": "/advance ORDER NODE [note]"},
+    "usage.exception": {"zh": "/exception 订单号 {kinds} [备注]", "en": "/exception ORDER {kinds} [note]"},
+    "usage.ack": {"zh": "/ack 订单号", "en": "/ack ORDER"},
+    "usage.resolve": {"zh": "/resolve 订单号 [备注]", "en": "/resolve ORDER [note]"},
     "usage.late": {"zh": "/late [页码]", "en": "/late [PAGE]"},
     "usage.subscribe": {
         "zh": "/subscribe exceptions [部门|节点] | /subscribe 订单号 | /subscribe all",
