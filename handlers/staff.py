@@ -6,13 +6,15 @@ from datetime import datetime
 
 from bot.conversation.policy import staff_may_move, staff_may_see
 from bot.conversation.router import Context, Router
+from bot.conversation.texts import person, refusal
 from handlers.common import find_order
 from models import audit, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
 from models.messages import Button, InboundMessage, Reply
 from models.orders import Order, OrderException
-from models.workflows import Node, Workflow
+from models.people import staff_names
+from models.workflows import Node
 
 router = Router("staff")
 MAX_LATE = 20
@@ -36,12 +38,6 @@ async def _order_for(ctx: Context, ref: str, node: Node | None = None, *, moving
     return order
 
 
-def _node(wf: Workflow, word: str) -> Node | None:
-    """A node by its key or by its Chinese or English name."""
-    low = word.lower()
-    return next((n for n in wf.nodes if low in (n.key, n.name_en.lower()) or word == n.name_zh), None)
-
-
 def _event_id(msg: InboundMessage) -> str:
     """Idempotent per chat message: a platform's retry of the same message is the same event."""
     return f"{msg.channel}:{msg.chat_id}:{msg.message_id}" if msg.message_id else f"bot-{uuid.uuid4().hex}"
@@ -50,13 +46,14 @@ def _event_id(msg: InboundMessage) -> str:
 @router.command("advance", staff_only=True)
 async def advance(msg: InboundMessage, ctx: Context) -> Reply:
     if len(ctx.args) < 2:
-        return ctx.reply("staff.usage", usage="/advance ORDER NODE [note]")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.advance"))
     engine = ctx.services.engine
     order = await find_order(ctx, ctx.args[0])
     wf = engine.workflow_of(order) if order else None
-    node = _node(wf, ctx.args[1]) if wf else None
+    node = wf.find(ctx.args[1]) if wf else None
     if order is not None and node is None:
-        return ctx.reply("staff.refused", reason=f"{ctx.args[1]}? ({', '.join(n.key for n in wf.nodes)})")
+        nodes = ("、" if ctx.locale.startswith("zh") else ", ").join(n.name(ctx.locale) for n in wf.nodes)
+        return ctx.reply("staff.refused", reason=ctx.t("refusal.unknown_node", word=ctx.args[1], nodes=nodes))
     checked = await _order_for(ctx, ctx.args[0], node)
     if isinstance(checked, Reply):
         return checked
@@ -65,7 +62,7 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
         result = await engine.apply_event(checked.order_no, EventIn(event_id=_event_id(msg), node=node.key, note=note,
                                                                     actor=ctx.staff.code), source="bot")
     except EngineError as e:
-        return ctx.reply("staff.refused", reason=e.message)
+        return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, wf))
     e = result.event
     names = {n.key: n.name(ctx.locale) for n in wf.nodes}
     return ctx.reply("staff.advanced", order_no=checked.order_no, from_node=names.get(e.from_node, e.from_node),
@@ -76,7 +73,7 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
 async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     if len(ctx.args) < 2:
         kinds = "|".join(ctx.services.engine.workflows.exception_kinds)
-        return ctx.reply("staff.usage", usage=f"/exception ORDER {kinds} [note]")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.exception", kinds=kinds))
     checked = await _order_for(ctx, ctx.args[0])
     if isinstance(checked, Reply):
         return checked
@@ -85,7 +82,8 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
             checked.order_no, ExceptionIn(kind=ctx.args[1].lower(), note=" ".join(ctx.args[2:]) or None,
                                           actor=ctx.staff.code), source="bot")).exception
     except EngineError as e:
-        return ctx.reply("staff.refused", reason=e.message)
+        kinds = ctx.services.engine.workflows.exception_kinds
+        return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, kinds=kinds))
     zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
     return ctx.reply("staff.exception_opened", order_no=checked.order_no, id=x.id,
                      kind=zh if ctx.locale.startswith("zh") else en)
@@ -138,7 +136,7 @@ async def _close(ctx: Context, *, resolve: bool) -> Reply:
     until one is named (its number in the list, ``#id``) or all are (``all``, 全部)."""
     name = "resolve" if resolve else "ack"
     if not ctx.args:
-        return ctx.reply("staff.usage", usage=f"/{name} ORDER [N|#ID|all]" + (" [note]" if resolve else ""))
+        return ctx.reply("staff.usage", usage=ctx.t(f"usage.{name}"))
     checked = await _order_for(ctx, ctx.args[0], moving=resolve)
     if isinstance(checked, Reply):
         return checked
@@ -183,7 +181,7 @@ async def rework(msg: InboundMessage, ctx: Context) -> Reply:
     Whoever may move the order's current node sends it back (QC finding a defect sends it to production).
     """
     if len(ctx.args) < 2:
-        return ctx.reply("staff.usage", usage="/rework ORDER NODE REASON")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.rework"))
     engine = ctx.services.engine
     checked = await _order_for(ctx, ctx.args[0])
     if isinstance(checked, Reply):
@@ -204,23 +202,36 @@ async def rework(msg: InboundMessage, ctx: Context) -> Reply:
             event_id=_event_id(msg), node=node.key, rework=True, reason=reason[:500], actor=ctx.staff.code),
             source="bot")
     except EngineError as e:
-        return ctx.reply("staff.refused", reason=e.message)
+        return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, wf))
     return ctx.reply("staff.reworked", order_no=checked.order_no, from_node=here, to_node=node.name(ctx.locale),
                      reason=reason[:500], replayed=ctx.t("staff.replayed") if result.replayed else "")
 
 
 @router.command("late", staff_only=True)
 async def late(msg: InboundMessage, ctx: Context) -> Reply:
+    """``/late [page]``: late orders in scope, MAX_LATE a page, with the way to the next page."""
+    if len(ctx.args) > 1 or (ctx.args and not (ctx.args[0].isdigit() and int(ctx.args[0]) >= 1)):
+        return ctx.reply("staff.usage", usage=ctx.t("usage.late"))
+    page = int(ctx.args[0]) if ctx.args else 1
     engine = ctx.services.engine
-    total, first = await queries.late_in_scope(engine.workflows, engine.today(), ctx.staff, MAX_LATE)
+    total, shown = await queries.late_in_scope(engine.workflows, engine.today(), ctx.staff, MAX_LATE,
+                                               (page - 1) * MAX_LATE)
     if not total:
         return ctx.reply("staff.late_none")
+    pages = -(-total // MAX_LATE)
+    if page > pages:
+        return ctx.reply("staff.late_no_page", pages=pages)
     lines = [ctx.t("staff.late_header", n=total)]
-    for o in first:
+    owners = await staff_names(o.sales_owner for o in shown)
+    for o in shown:
         node = engine.node_name(o, ctx.locale)
-        lines.append(f"· {o.order_no}  {node}  {o.promised_date}" + (f"  {o.sales_owner}" if o.sales_owner else ""))
+        owner = f"  {person(o.sales_owner, owners, ctx.locale)}" if o.sales_owner else ""
+        lines.append(f"· {o.order_no}  {node}  {o.promised_date}{owner}")
         await audit.shown(msg.channel, msg.chat_id, o.order_no, ("order_no", "status", "promised_date"),
                           actor_kind="staff", actor_id=ctx.staff.code, verified_by="staff")
-    if total > MAX_LATE:
-        lines.append(f"… +{total - MAX_LATE}")
+    if page < pages:
+        lines.append(ctx.t("staff.late_page_next", page=page, pages=pages, next=page + 1))
+        return Reply("\n".join(lines), buttons=(Button(ctx.t("button.next_page"), f"/late {page + 1}"),))
+    if pages > 1:
+        lines.append(ctx.t("staff.late_page_last", page=page, pages=pages))
     return Reply("\n".join(lines))

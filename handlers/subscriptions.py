@@ -66,27 +66,28 @@ async def customer_unsubscribe(msg: InboundMessage, ctx: Context) -> Reply | Non
     return ctx.reply("unsub.done", n=removed) if removed else ctx.reply("unsub.none")
 
 
-def _exception_scope(ctx: Context, arg: str | None) -> tuple[str, dict]:
-    """``/subscribe exceptions [department|node]``: a node key of a workflow, else a department."""
+def _exception_scope(ctx: Context, arg: str | None) -> tuple[str, dict, str]:
+    """``/subscribe exceptions [department|node]``: a node (by key, Chinese or English name) of a
+    workflow, else a department; with the scope as the reader calls it."""
     if not arg:
-        return "exceptions:*", {}
-    nodes = {n.key for wf in ctx.services.engine.workflows.workflows.values() for n in wf.nodes}
-    if arg in nodes:
-        return f"exceptions:node:{arg}", {"node": arg}
-    return f"exceptions:department:{arg}", {"department": arg}
+        return "exceptions:*", {}, ctx.t("sub.scope.all")
+    node = next((n for wf in ctx.services.engine.workflows.workflows.values() if (n := wf.find(arg))), None)
+    if node is not None:
+        return f"exceptions:node:{node.key}", {"node": node.key}, ctx.t("sub.scope.node", node=node.name(ctx.locale))
+    return f"exceptions:department:{arg}", {"department": arg}, ctx.t("sub.scope.department", department=arg)
 
 
 @router.command("subscribe", staff_only=True)
 async def staff_subscribe(msg: InboundMessage, ctx: Context) -> Reply:
-    usage = "/subscribe exceptions [department|node] | /subscribe ORDER | /subscribe all"
-    if not ctx.args or len(ctx.args) > 2:
-        return ctx.reply("staff.usage", usage=usage)
+    if not ctx.args:
+        return ctx.reply("staff.usage", usage=ctx.t("usage.subscribe"))
     what = ctx.args[0].lower()
-    if what == "exceptions":
-        key, fields = _exception_scope(ctx, ctx.args[1] if len(ctx.args) > 1 else None)
+    if what == "exceptions":  # the rest names a node or a department; node names may have spaces
+        key, fields, scope = _exception_scope(ctx, " ".join(ctx.args[1:]) or None)
         await _subscribe(ctx, "exceptions", key, staff=ctx.staff, **fields)
-        scope = ctx.args[1] if len(ctx.args) > 1 else ctx.t("sub.scope.all")
         return ctx.reply("sub.exceptions", scope=scope)
+    if len(ctx.args) > 1:
+        return ctx.reply("staff.usage", usage=ctx.t("usage.subscribe"))
     if what == "all" and ctx.staff.role in (Role.MANAGER, Role.ADMIN):
         await _subscribe(ctx, "all", "all", staff=ctx.staff)
         return ctx.reply("sub.exceptions", scope=ctx.t("sub.scope.all"))
@@ -102,7 +103,7 @@ async def staff_unsubscribe(msg: InboundMessage, ctx: Context) -> Reply:
     if not ctx.args:
         removed = await _unsubscribe(ctx)
     elif ctx.args[0].lower() == "exceptions":
-        key, _ = _exception_scope(ctx, ctx.args[1] if len(ctx.args) > 1 else None)
+        key, _, _ = _exception_scope(ctx, " ".join(ctx.args[1:]) or None)
         removed = await (_unsubscribe(ctx, key=key) if len(ctx.args) > 1 else _unsubscribe(ctx, prefix="exceptions:"))
     elif ctx.args[0].lower() == "all":
         removed = await _unsubscribe(ctx, key="all")

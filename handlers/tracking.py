@@ -22,7 +22,7 @@ MAX_LISTED = 10
 @router.command("order", staff_only=True)
 async def order_command(msg: InboundMessage, ctx: Context) -> Reply:
     if len(ctx.args) != 1:
-        return ctx.reply("staff.usage", usage="/order ORDER")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.order"))
     return await staff_lookup(ctx, ctx.args[0])
 
 

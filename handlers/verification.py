@@ -231,7 +231,7 @@ async def start(msg: InboundMessage, ctx: Context) -> Reply:
 async def reopen(msg: InboundMessage, ctx: Context) -> Reply:
     """``/reopen ORDER``: codes for an order work again, from staff who may see it or the customer's own chat."""
     if len(ctx.args) != 1:
-        return ctx.reply("staff.usage", usage="/reopen ORDER")
+        return ctx.reply("staff.usage", usage=ctx.t("usage.reopen"))
     no = ctx.services.engine.normalize(ctx.args[0])
     order = await find_order(ctx, ctx.args[0])
     if ctx.staff is not None:

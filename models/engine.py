@@ -79,7 +79,8 @@ class ProgressEngine:
         wf = self.workflows.get(order.workflow)
         if wf is None:
             raise WorkflowViolation(f"order {order.order_no} uses workflow {order.workflow!r}, "
-                                    "which the workflows file no longer has")
+                                    "which the workflows file no longer has",
+                                    reason="workflow_gone", order_no=order.order_no, workflow=order.workflow)
         return wf
 
     def current_node(self, order: Order | OrderState, key: str | None = None) -> Node | None:
@@ -103,12 +104,13 @@ class ProgressEngine:
         """The order with this number (in any written form); NotFound otherwise."""
         no = self.normalize(raw_no)
         if len(no) > orders.ORDER_NO_MAX:
-            raise NotFound(f"no order {no[:orders.ORDER_NO_MAX]}…")
+            raise NotFound(f"no order {no[:orders.ORDER_NO_MAX]}…", reason="unknown_order",
+                           order_no=no[:orders.ORDER_NO_MAX] + "…")
         if for_update:
             await orders.lock_orders(connections.get("default"), [no])
         order = await Order.filter(order_no=no).first()
         if order is None:
-            raise NotFound(f"no order {no}")
+            raise NotFound(f"no order {no}", reason="unknown_order", order_no=no)
         return order
 
     def _when(self, at: datetime | None, field_name: str = "at") -> datetime:
@@ -118,7 +120,8 @@ class ProgressEngine:
         if at.tzinfo is None:
             at = at.replace(tzinfo=self.tz)
         if at > now + MAX_FUTURE:
-            raise InvalidInput(f"{field_name} is more than a day in the future", field=field_name)
+            raise InvalidInput(f"{field_name} is more than a day in the future", field=field_name,
+                               reason="in_future")
         return at.astimezone(timezone.utc)  # stored in UTC, so that times compare as text too
 
     def eta(self, order: Order, now: datetime | None = None) -> datetime | None:
@@ -149,14 +152,15 @@ class ProgressEngine:
         no = self.normalize(new.order_no)
         if len(no) > orders.ORDER_NO_MAX:
             raise InvalidInput(f"order_no has {len(no)} characters once normalized; at most {orders.ORDER_NO_MAX}",
-                               field="order_no")
+                               field="order_no", reason="order_no_too_long", most=orders.ORDER_NO_MAX)
         if not self.numbers.is_valid(no):
             raise InvalidInput(f"order_no {no!r} does not match the configured number pattern "
-                               f"{self.numbers.pattern.pattern}", field="order_no")
+                               f"{self.numbers.pattern.pattern}", field="order_no", reason="order_no_pattern",
+                               order_no=no)
         wf = self.workflows.get(new.workflow)
         if wf is None:
             raise InvalidInput(f"unknown workflow {new.workflow!r} (known: {', '.join(self.workflows.workflows)})",
-                               field="workflow")
+                               field="workflow", reason="unknown_workflow", workflow=new.workflow)
         new = new.model_copy(update={"order_no": no})
         fingerprint = new.fingerprint()
         placed_at = self._when(new.placed_at, "placed_at")
@@ -166,7 +170,8 @@ class ProgressEngine:
                     existing = await Order.filter(order_no=no).first()
                     if existing is not None:
                         if existing.fingerprint != fingerprint:
-                            raise Conflict(f"order {no} exists with different data")
+                            raise Conflict(f"order {no} exists with different data", reason="order_exists",
+                                           order_no=no)
                         return existing, False
                     order = await self._insert_order(new, wf, placed_at, fingerprint)
                     event = EventRecord(0, "created", "create", order.current_node, None, [], placed_at, actor,
@@ -223,7 +228,8 @@ class ProgressEngine:
                 if attr == "email" and value:
                     value = value.lower()
                 if attr == "name" and value is None:
-                    raise InvalidInput("customer.name cannot be cleared", field="customer.name")
+                    raise InvalidInput("customer.name cannot be cleared", field="customer.name",
+                                       reason="name_required")
                 if attr == "locale" and value is None:
                     continue
                 if getattr(target, attr) != value:
@@ -299,27 +305,34 @@ class ProgressEngine:
         """The kind of move (advance, rework, update) and the nodes it skips; or a violation."""
         if not wf.has(ev.node):
             raise WorkflowViolation(f"workflow {wf.key!r} has no node {ev.node!r} (nodes, by key or name: "
-                                    f"{', '.join(f'{n.key} {n.name_zh}' for n in wf.nodes)})", field="node")
+                                    f"{', '.join(f'{n.key} {n.name_zh}' for n in wf.nodes)})", field="node",
+                                    reason="unknown_node", word=ev.node, nodes=[n.key for n in wf.nodes])
         if not wf.has(order.current_node):
             raise WorkflowViolation(f"order {order.order_no} stands at {order.current_node!r}, "
-                                    f"which workflow {wf.key!r} no longer has")
+                                    f"which workflow {wf.key!r} no longer has",
+                                    reason="node_gone", order_no=order.order_no, at=order.current_node)
         here, there = wf.index(order.current_node), wf.index(ev.node)
         if ev.rework:
             if there >= here:
                 raise WorkflowViolation(f"rework moves an order back; {order.order_no} is at "
-                                        f"{order.current_node!r}, not past {ev.node!r}", field="rework")
+                                        f"{order.current_node!r}, not past {ev.node!r}", field="rework",
+                                        reason="rework_not_back", order_no=order.order_no, at=order.current_node,
+                                        to=ev.node)
             if not ev.reason:
-                raise WorkflowViolation("rework needs a reason", field="reason")
+                raise WorkflowViolation("rework needs a reason", field="reason", reason="rework_needs_reason")
             return "rework", []
         if there == here:
             return "update", []
         if there < here:
             raise WorkflowViolation(f"order {order.order_no} is already at {order.current_node!r}; going back "
-                                    f"to {ev.node!r} is only allowed as rework with a reason", field="node")
+                                    f"to {ev.node!r} is only allowed as rework with a reason", field="node",
+                                    reason="already_at", order_no=order.order_no, at=order.current_node, to=ev.node)
         blocked = [n.key for n in wf.between(order.current_node, ev.node) if not n.skippable]
         if blocked:
             raise WorkflowViolation(f"order {order.order_no} is at {order.current_node!r} and cannot skip "
-                                    f"{', '.join(blocked)} to reach {ev.node!r}", field="node")
+                                    f"{', '.join(blocked)} to reach {ev.node!r}", field="node",
+                                    reason="not_skippable", order_no=order.order_no, at=order.current_node,
+                                    to=ev.node, skipped=blocked)
         return "advance", [n.key for n in wf.between(order.current_node, ev.node)]
 
     # ------------------------------------------------------------ exceptions
@@ -332,7 +345,8 @@ class ProgressEngine:
         """
         if new.kind not in self.workflows.exception_kinds:
             raise InvalidInput(f"unknown exception kind {new.kind!r} "
-                               f"(known: {', '.join(self.workflows.exception_kinds)})", field="kind")
+                               f"(known: {', '.join(self.workflows.exception_kinds)})", field="kind",
+                               reason="unknown_kind", word=new.kind, kinds=list(self.workflows.exception_kinds))
         fingerprint = new.fingerprint()
         async with in_transaction() as conn:
             # The order's lock also makes two tries of one exception_id take turns: the second sees the first.
@@ -357,7 +371,8 @@ class ProgressEngine:
         order = await self.get_order(raw_no, for_update=True)
         exc = await OrderException.filter(id=exc_id, order_id=order.id).first()
         if exc is None:
-            raise NotFound(f"order {order.order_no} has no exception {exc_id}")
+            raise NotFound(f"order {order.order_no} has no exception {exc_id}", reason="unknown_exception",
+                           order_no=order.order_no, id=exc_id)
         return order, exc
 
     async def acknowledge_exception(self, raw_no: str, exc_id: int, body: AckIn, *, source: str = "api",

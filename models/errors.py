@@ -14,15 +14,20 @@ def field_path(loc: Sequence[Any]) -> str:
 
 
 class EngineError(Exception):
-    """A refused request, with a stable machine code and a message for people."""
+    """A refused request: a stable machine code, an English message for logs and the API, and a
+    ``reason`` with its ``params`` (node keys, numbers) that the conversation renders in the
+    reader's language (``bot/conversation/texts.refusal``)."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None,
+                 **params: Any) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = reason or self.code
+        self.params = params
 
 
 class InvalidInput(EngineError):

@@ -1,6 +1,7 @@
 """Customers, staff members and the chat identities that point at them."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from tortoise import fields
@@ -73,6 +74,15 @@ class Identity(Model):
     class Meta:
         table = "identities"
         unique_together = (("channel", "external_id"),)
+
+
+async def staff_names(codes: Iterable[str | None]) -> dict[str, str]:
+    """The names of the staff members with these codes (as orders' ``sales_owner`` holds them), by code
+    in upper case; codes nobody has are left out."""
+    wanted = {c.strip().upper() for c in codes if c and c.strip()}
+    if not wanted:
+        return {}
+    return dict(await StaffMember.filter(code__in=sorted(wanted)).values_list("code", "name"))
 
 
 ROLE_PREFIX = {"admin": "A", "manager": "M", "sales": "S", "operator": "O"}

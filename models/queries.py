@@ -135,11 +135,11 @@ def in_scope(workflows: WorkflowSet, member: StaffMember) -> Q:
     return Q()
 
 
-async def late_in_scope(workflows: WorkflowSet, today: date, member: StaffMember, limit: int
+async def late_in_scope(workflows: WorkflowSet, today: date, member: StaffMember, limit: int, offset: int = 0
                         ) -> tuple[int, list[Order]]:
-    """How many late orders a staff member has in scope, and the first ``limit`` by promised date."""
+    """How many late orders a staff member has in scope, and ``limit`` of them from ``offset`` by promised date."""
     qs = Order.filter(late(workflows, today) & in_scope(workflows, member))
-    return await qs.count(), await qs.order_by("promised_date", "id").limit(limit)
+    return await qs.count(), await qs.order_by("promised_date", "id").offset(offset).limit(limit)
 
 
 async def order_page(workflows: WorkflowSet, today: date, *, node: str | None = None, workflow: str | None = None,

@@ -19,7 +19,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.messages import Target
-from models.people import Role, StaffMember
+from models.people import Customer, Role, StaffMember
 from models.sql import Connection, as_datetime, current, execute, marks, run
 
 CUSTOMER, STAFF = "customer", "staff"
@@ -144,6 +144,21 @@ async def person_of(conn: Connection, key: str) -> Person | None:
     if kind not in (CUSTOMER, STAFF) or not ident.isdigit():
         return None
     return (await people(conn, kind, [int(ident)])).get(int(ident))
+
+
+async def names_of(keys: Iterable[str]) -> dict[str, str]:
+    """People's names by recipient key (``staff:3`` → 王芳), for lists a person reads; unknown keys left out."""
+    ids: dict[str, set[int]] = {CUSTOMER: set(), STAFF: set()}
+    for key in keys:
+        kind, _, ident = key.partition(":")
+        if kind in ids and ident.isdigit():
+            ids[kind].add(int(ident))
+    found: dict[str, str] = {}
+    for kind, model in ((CUSTOMER, Customer), (STAFF, StaffMember)):
+        if ids[kind]:
+            for ident, name in await model.filter(id__in=sorted(ids[kind])).values_list("id", "name"):
+                found[f"{kind}:{ident}"] = name
+    return found
 
 
 async def staff_members(conn: Connection, ids: Iterable[int]) -> dict[int, StaffMember]:

@@ -103,7 +103,8 @@ class EventWriter:
             for p in batch:
                 order = found.get(p.order_no)
                 if order is None:
-                    outcomes[id(p)] = NotFound(f"no order {p.order_no}")
+                    outcomes[id(p)] = NotFound(f"no order {p.order_no}", reason="unknown_order",
+                                                    order_no=p.order_no)
                     continue
                 if (ev := self.moves.resolved(order, p.ev)) is not p.ev:
                     # A node named by its name is the same event as by its key: one fingerprint for both.
@@ -144,5 +145,5 @@ class EventWriter:
 def _replay(earlier: EventRecord, p: Pending, order: OrderState) -> Outcome:
     if earlier.fingerprint != p.fingerprint:
         return Conflict(f"event_id {p.ev.event_id!r} was already used for a different event on order "
-                        f"{order.order_no}")
+                        f"{order.order_no}", reason="event_reused", event_id=p.ev.event_id, order_no=order.order_no)
     return EventResult(earlier, replayed=True)

@@ -44,3 +44,13 @@ async def test_replay_sends_failed_rows_again_but_never_a_sent_one(cli, db):
         row = await Outbox.get(id=row_id)
         assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= utcnow()
     assert (await Outbox.get(id=sent.id)).status == "sent"
+
+
+async def test_list_names_the_person_a_notice_is_for(cli, db):
+    from models.people import add_staff
+
+    member = await add_staff("王芳", "sales", "S002", "sales", {}, None)
+    await Outbox.create(event_key="node:x", recipient=f"staff:{member.id}", audience="staff", channel="telegram",
+                        address="2002", kind="node_entered", order_no="SO202611240001", status="pending",
+                        next_attempt_at=utcnow())
+    assert f"王芳 (staff:{member.id})" in cli("outbox", "list").out

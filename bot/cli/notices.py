@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.support import fail, run_with_db, settings_from, table, when
-from models import outbox
+from models import outbox, recipients
 from models.outbox import STUCK, Outbox
 
 STATUSES = ("pending", "sending", "sent", *STUCK)
@@ -30,7 +30,7 @@ def list_rows(ctx: click.Context, failed: bool, status: str | None, order_no: st
     """The newest notices, with whom they are for, where they went and why they failed."""
     settings = settings_from(ctx)
 
-    async def read() -> list[Outbox]:
+    async def read() -> tuple[list[Outbox], dict[str, str]]:
         qs = Outbox.all()
         if failed:
             qs = qs.filter(status__in=STUCK)
@@ -38,17 +38,23 @@ def list_rows(ctx: click.Context, failed: bool, status: str | None, order_no: st
             qs = qs.filter(status=status)
         if order_no:
             qs = qs.filter(order_no=order_no.strip().upper())
-        return list(reversed(await qs.order_by("-id").limit(last)))
+        rows = list(reversed(await qs.order_by("-id").limit(last)))
+        return rows, await recipients.names_of(r.recipient for r in rows)
 
-    rows = run_with_db(settings, read)
+    rows, names = run_with_db(settings, read)
     if not rows:
         click.echo("no notices" + (" that failed" if failed else ""))
         return
     click.echo(table(
         ["id", "created", "kind", "order", "recipient", "status", "tries", "next try / sent", "via", "reason"],
-        [[r.id, when(r.created_at, settings), r.kind, r.order_no or "", r.recipient, _status(r), r.attempts,
-          when(r.sent_at if r.status == "sent" else r.next_attempt_at, settings), r.sent_via or "",
+        [[r.id, when(r.created_at, settings), r.kind, r.order_no or "", _who(r.recipient, names), _status(r),
+          r.attempts, when(r.sent_at if r.status == "sent" else r.next_attempt_at, settings), r.sent_via or "",
           (r.last_error or "")[:80]] for r in rows]))
+
+
+def _who(recipient: str, names: dict[str, str]) -> str:
+    """A person by name, with the key that finds their rows: 王芳 (staff:3)."""
+    return f"{names[recipient]} ({recipient})" if recipient in names else recipient
 
 
 def _status(row: Outbox) -> str:

@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.conversation.policy import Audience, fields_for
-from bot.conversation.texts import t
+from bot.conversation.texts import person, t
 from models.engine import ProgressEngine
 from models.orders import Order, OrderCommercial, progress_facts
+from models.people import staff_names
 from models.workflows import Workflow
 
 BASE_FIELDS = ("order_no", "status", "progress", "eta", "promised_date", "shipment", "exceptions")
@@ -143,7 +144,8 @@ async def _staff_lines(order: Order, audience: Audience, locale: str, shown: lis
     allowed = fields_for(audience)
     lines: list[str] = []
     if order.sales_owner and audience in STAFF:
-        lines.append(t("card.owner", locale, owner=order.sales_owner))
+        owner = person(order.sales_owner, await staff_names([order.sales_owner]), locale)
+        lines.append(t("card.owner", locale, owner=owner))
     if allowed & {"amount", "cost", "profit", "supplier"}:
         money = await OrderCommercial.filter(order_id=order.id).first()
         if money and "amount" in allowed and money.amount is not None:

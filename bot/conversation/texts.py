@@ -6,6 +6,13 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
+from typing import Any
+
+from models.errors import EngineError
+from models.workflows import Workflow
+
+NODE_PARAMS = ("at", "to", "skipped", "nodes")  # refusal parameters that hold node keys
 
 TEXTS: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------ basics
@@ -28,13 +35,13 @@ TEXTS: dict[str, dict[str, str]] = {
               "/exception 订单号 类型 [备注] — 登记异常\n/ack 订单号 [序号|全部] — 确认异常\n"
               "/resolve 订单号 [序号|全部] [备注] — 解决异常\n/rework（/返工）订单号 节点 原因 — 退回之前的节点\n"
               "/subscribe exceptions [部门|节点] — 订阅异常推送\n/subscribe 订单号 — 订阅订单\n"
-              "/unsubscribe … — 取消订阅\n/late — 我负责范围内的延误订单\n/timezone [时区] — 查看或设置显示时间用的时区",
+              "/unsubscribe … — 取消订阅\n/late [页码] — 我负责范围内的延误订单\n/timezone [时区] — 查看或设置显示时间用的时区",
         "en": "Staff commands:\n/order ORDER — look at an order\n/advance ORDER NODE [note] — move it on\n"
               "/exception ORDER KIND [note] — flag a problem\n/ack ORDER [N|all] — acknowledge an exception\n"
               "/resolve ORDER [N|all] [note] — resolve one\n"
               "/rework ORDER NODE REASON — send it back to an earlier node\n"
               "/subscribe exceptions [department|node] — exception pushes\n"
-              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late — late orders in your scope\n"
+              "/subscribe ORDER — follow an order\n/unsubscribe … — stop\n/late [PAGE] — late orders in your scope\n"
               "/timezone [ZONE] — the time zone times are shown to you in",
     },
     "fallback": {
@@ -176,6 +183,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "sub.all": {"zh": "已订阅您全部订单的进度通知。", "en": "Subscribed to news of all your orders."},
     "sub.exceptions": {"zh": "已订阅异常推送（{scope}）。", "en": "Subscribed to exception pushes ({scope})."},
     "sub.scope.all": {"zh": "全部", "en": "all"},
+    "sub.scope.node": {"zh": "节点「{node}」", "en": "step {node}"},
+    "sub.scope.department": {"zh": "部门 {department}", "en": "department {department}"},
     "unsub.done": {"zh": "已取消 {n} 项订阅。", "en": "Removed {n} subscription(s)."},
     "unsub.none": {"zh": "没有可取消的订阅。", "en": "There was nothing to unsubscribe."},
     "sub.need_bind": {
@@ -183,12 +192,79 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # ------------------------------------------------------------ staff commands
     "staff.usage": {"zh": "用法：{usage}", "en": "Usage: {usage}"},
+    # What a command takes, as the reader calls it (shown after 用法 / Usage).
+    "usage.order": {"zh": "/order 订单号", "en": "/order ORDER"},
+    "usage.reopen": {"zh": "/reopen 订单号", "en": "/reopen ORDER"},
+    "usage.advance": {"zh": "/advance 订单号 节点 [备注]", "en": "/advance ORDER NODE [note]"},
+    "usage.exception": {"zh": "/exception 订单号 {kinds} [备注]", "en": "/exception ORDER {kinds} [note]"},
+    "usage.ack": {"zh": "/ack 订单号 [序号|#编号|全部]", "en": "/ack ORDER [N|#ID|all]"},
+    "usage.resolve": {"zh": "/resolve 订单号 [序号|#编号|全部] [备注]", "en": "/resolve ORDER [N|#ID|all] [note]"},
+    "usage.rework": {"zh": "/rework 订单号 节点 原因", "en": "/rework ORDER NODE REASON"},
+    "usage.late": {"zh": "/late [页码]", "en": "/late [PAGE]"},
+    "usage.subscribe": {
+        "zh": "/subscribe exceptions [部门|节点] | /subscribe 订单号 | /subscribe all",
+        "en": "/subscribe exceptions [department|node] | /subscribe ORDER | /subscribe all",
+    },
     "staff.not_allowed": {"zh": "您无权对订单 {order_no} 执行此操作。", "en": "You may not do that to order {order_no}."},
     "staff.advanced": {
         "zh": "订单 {order_no}：{from_node} → {to_node}{replayed}", "en": "Order {order_no}: {from_node} → {to_node}{replayed}",
     },
     "staff.replayed": {"zh": "（已记录过）", "en": " (already recorded)"},
     "staff.refused": {"zh": "没有执行：{reason}", "en": "Not done: {reason}"},
+    # The engine's refusals, by reason (models/errors.py); node keys in them are shown by name.
+    "refusal.unknown_order": {"zh": "没有订单 {order_no}。", "en": "There is no order {order_no}."},
+    "refusal.unknown_node": {
+        "zh": "流程里没有节点“{word}”。可用的节点：{nodes}。",
+        "en": "The workflow has no step \"{word}\". Steps: {nodes}.",
+    },
+    "refusal.already_at": {
+        "zh": "订单 {order_no} 已在「{at}」，退回「{to}」只能作为返工，并写明原因。",
+        "en": "Order {order_no} is already at {at}; going back to {to} is only possible as rework, with a reason.",
+    },
+    "refusal.not_skippable": {
+        "zh": "订单 {order_no} 在「{at}」，不能跳过「{skipped}」直接到「{to}」。",
+        "en": "Order {order_no} is at {at} and cannot skip {skipped} to reach {to}.",
+    },
+    "refusal.rework_not_back": {
+        "zh": "返工是把订单退回前面的节点；订单 {order_no} 在「{at}」，还没有过「{to}」。",
+        "en": "Rework moves an order back; order {order_no} is at {at}, not past {to}.",
+    },
+    "refusal.rework_needs_reason": {"zh": "返工需要写明原因。", "en": "Rework needs a reason."},
+    "refusal.node_gone": {
+        "zh": "订单 {order_no} 所在的节点 {at} 已不在流程中，请联系管理员。",
+        "en": "Order {order_no} stands at {at}, which its workflow no longer has: ask an administrator.",
+    },
+    "refusal.workflow_gone": {
+        "zh": "订单 {order_no} 的流程 {workflow} 已不在流程文件中，请联系管理员。",
+        "en": "Order {order_no} uses workflow {workflow}, which the workflows file no longer has: ask an "
+              "administrator.",
+    },
+    "refusal.unknown_kind": {
+        "zh": "没有“{word}”这种异常类型。可用的类型：{kinds}。",
+        "en": "There is no exception kind \"{word}\". Kinds: {kinds}.",
+    },
+    "refusal.unknown_exception": {
+        "zh": "订单 {order_no} 没有异常 #{id}。", "en": "Order {order_no} has no exception #{id}.",
+    },
+    "refusal.event_reused": {
+        "zh": "这条消息已用于订单 {order_no} 的另一项操作（{event_id}）。",
+        "en": "This message was already used for another change on order {order_no} ({event_id}).",
+    },
+    "refusal.order_exists": {
+        "zh": "订单 {order_no} 已存在，且内容不同。", "en": "Order {order_no} exists already, with different data.",
+    },
+    "refusal.order_no_too_long": {"zh": "订单号最多 {most} 个字符。", "en": "Order numbers have at most {most} characters."},
+    "refusal.order_no_pattern": {
+        "zh": "订单号 {order_no} 不符合本系统的编号规则。", "en": "Order number {order_no} does not follow this system's pattern.",
+    },
+    "refusal.unknown_workflow": {"zh": "没有流程 {workflow}。", "en": "There is no workflow {workflow}."},
+    "refusal.name_required": {"zh": "客户名称不能为空。", "en": "The customer's name cannot be empty."},
+    "refusal.in_future": {"zh": "时间不能晚于现在一天以上。", "en": "That time is more than a day in the future."},
+    "refusal.bad_request": {"zh": "请求有误。", "en": "That request is not right."},
+    "refusal.invalid_field": {"zh": "输入有误。", "en": "Something in that is not right."},
+    "refusal.not_found": {"zh": "没有找到。", "en": "Not found."},
+    "refusal.conflict": {"zh": "与已有的记录冲突。", "en": "That conflicts with what is recorded already."},
+    "refusal.workflow_violation": {"zh": "流程不允许这样做。", "en": "The workflow does not allow that."},
     "staff.exception_opened": {
         "zh": "已登记订单 {order_no} 的异常 #{id}：{kind}。", "en": "Exception #{id} ({kind}) opened on {order_no}.",
     },
@@ -197,6 +273,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "staff.no_open": {"zh": "订单 {order_no} 没有未解决的异常。", "en": "Order {order_no} has no open exception."},
     "staff.late_header": {"zh": "延误订单（共 {n} 个）：", "en": "Late orders ({n}):"},
     "staff.late_none": {"zh": "您的范围内没有延误订单。", "en": "No late orders in your scope."},
+    "staff.late_page_next": {
+        "zh": "第 {page}/{pages} 页，发送 /late {next} 看下一页",
+        "en": "Page {page} of {pages} — send /late {next} for the next",
+    },
+    "staff.late_page_last": {"zh": "第 {page}/{pages} 页（最后一页）", "en": "Page {page} of {pages} (the last)"},
+    "staff.late_no_page": {
+        "zh": "延误订单只有 {pages} 页，发送 /late 看第 1 页。",
+        "en": "Late orders fill {pages} page(s); send /late for the first.",
+    },
+    "button.next_page": {"zh": "下一页", "en": "Next page"},
     "staff.unknown_command": {
         "zh": "不认识的命令 {command}。发送 /help 查看命令。", "en": "Unknown command {command}. Send /help for the list.",
     },
@@ -267,6 +353,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "card.contact": {"zh": "联系人：{name} {phone} {email}", "en": "Contact: {name} {phone} {email}"},
     "card.ship_to": {"zh": "收货地址：{address}", "en": "Ship to: {address}"},
     "card.owner": {"zh": "销售：{owner}", "en": "Sales: {owner}"},
+    "person.named": {"zh": "{name}（{code}）", "en": "{name} ({code})"},
     # ------------------------------------------------------------ notices (the bot speaks first)
     "notice.node": {"zh": "📦 您的订单 {order_no} 有新进展：{node}", "en": "📦 Your order {order_no} has reached: {node}"},
     "notice.node.staff": {"zh": "📦 订单 {order_no} 进入「{node}」", "en": "📦 Order {order_no} is now at: {node}"},
@@ -327,6 +414,34 @@ def t(key: str, locale: str, **values: object) -> str:
     """The sentence ``key`` in ``locale`` (Chinese for any zh-*, else English)."""
     lang = "zh" if locale.lower().startswith("zh") else "en"
     return TEXTS[key][lang].format(**values)
+
+
+def refusal(err: EngineError, locale: str, wf: Workflow | None = None,
+            kinds: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """An engine refusal in ``locale``: node keys as ``wf``'s node names, exception kinds by name (key)."""
+    zh = locale.lower().startswith("zh")
+    sep = "、" if zh else ", "
+
+    def node(key: str) -> str:
+        return wf.node(key).name(locale) if wf is not None and wf.has(key) else key
+
+    def shown(name: str, value: Any) -> Any:
+        if name in NODE_PARAMS:
+            return sep.join(map(node, value)) if isinstance(value, list) else node(value)
+        if name == "kinds":
+            names = {k: (kinds or {}).get(k, (k, k))[0 if zh else 1] for k in value}
+            return sep.join(f"{n}（{k}）" if zh else f"{n} ({k})" for k, n in names.items())
+        return value
+
+    values = {name: shown(name, value) for name, value in err.params.items()}
+    key = f"refusal.{err.reason}"
+    return t(key if key in TEXTS else f"refusal.{err.code}", locale, **values)
+
+
+def person(code: str, names: Mapping[str, str], locale: str) -> str:
+    """A staff member as people know them: 王芳（S002）; the bare code when nobody has it."""
+    name = names.get(code.strip().upper())
+    return t("person.named", locale, name=name, code=code) if name else code
 
 
 def placeholders(text: str) -> set[str]:
