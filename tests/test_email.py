@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from adapters.email import EmailChannel, refusal, should_answer
 from adapters.email.config import mailbox_problem
 from adapters.email.imap import MailboxWatcher
-from adapters.email.outgoing import outcome
+from adapters.email.outgoing import notice_mail, outcome
 from adapters.email.parsing import reply_subject
 from bot.app import build_conversation, make_channel
 from bot.config import load_settings
@@ -165,6 +165,78 @@ async def test_auto_replies_lists_and_bounces_get_no_answer_but_are_marked_seen(
     for raw in LOOPING.values():
         assert mailbot.server.seen(message_id(raw)) == [True]
     await until(lambda: mailbot.server.unseen() == 0)
+
+
+def raw_mail(sender: bytes, subject: bytes, body: str, mid: str | None = None) -> bytes:
+    """A mail as spam and broken clients send it: header bytes as they are, no encoding fixed up."""
+    mid = mid or make_msgid(domain="buyer.example")
+    return (b"From: " + sender + b"\r\nTo: " + BOT.encode() + b"\r\nSubject: " + subject + b"\r\nDate: "
+            + formatdate().encode() + b"\r\nMessage-ID: " + mid.encode()
+            + b"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body.encode() + b"\r\n")
+
+
+async def test_spam_whose_sender_cannot_be_read_gets_no_answer(mailbot: MailBot, engine):
+    await order_at(engine)
+    # Raw GBK-looking bytes where the address should be: decoded, they leave U+FFFD in it.
+    spam = [raw_mail(b"\xff\xfe\xb9\xe3 <\xb9\xe3\xb8\xe6@promo.example>", b"=?utf-8?B?/////w==?=", f"where is {NO}"),
+            raw_mail(b"=?utf-8?B?/////w==?=", b"\xd3\xc5\xbb\xdd", f"where is {NO}"),
+            raw_mail(b"<a\xef\xbf\xbd@promo.example>", b"hi", f"where is {NO}")]
+    for raw in spam:
+        mailbot.server.deliver(raw)
+    last = mail()
+    mailbot.server.deliver(last)
+    await mailbot.answer_to(last)  # handled in order: the spam is done
+    assert {r for rcpts, _ in mailbot.sink.messages for r in rcpts} == {STRANGER, CONTACT}, "nobody else was written to"
+    for raw in spam:
+        assert mailbot.server.seen(message_id(raw)) == [True]
+
+
+async def test_a_broken_subject_leaves_no_replacement_characters_in_the_reply(mailbot: MailBot, engine):
+    await order_at(engine)
+    # A subject whose encoded word is broken halfway: the readable part stays, the debris goes.
+    half = raw_mail(STRANGER.encode(), b"=?utf-8?B?/////w==?= where is " + NO.encode(), "Hello, any news?")
+    # Nothing readable at all: the answer's own first line is the subject.
+    none = raw_mail(STRANGER.encode(), b"\xff\xfe\xfd\xfc", f"where is {NO}")
+    mailbot.server.deliver(half)
+    mailbot.server.deliver(none)
+    first = await mailbot.answer_to(half)
+    assert first["Subject"] == f"Re: where is {NO}"
+    second = await mailbot.answer_to(none)
+    text = second.get_body(("plain",)).get_content()
+    assert "\ufffd" not in second["Subject"] and second["Subject"].strip()
+    first_line = next(line.strip() for line in text.splitlines() if line.strip())
+    said = " ".join(second["Subject"].split())  # header folding may double a space
+    assert first_line.startswith(said.removesuffix("…")) and len(said) <= 60
+
+
+async def test_long_subjects_are_cut_between_words(mailbot: MailBot, engine):
+    await order_at(engine)
+    words = ("Dear team we would kindly like to know the current production and shipping status of our "
+             "purchase order " + NO + " placed last week for the spring collection samples please").split()
+    raw = mail(subject=" ".join(words))
+    mailbot.server.deliver(raw)
+    subject = (await mailbot.answer_to(raw))["Subject"]
+    assert subject.startswith("Re: Dear team") and subject.endswith("…") and len(subject) <= 120
+    assert all(w in words for w in subject.removeprefix("Re: ").removesuffix("…").split()), subject
+
+
+def test_notice_subjects_are_cut_between_words_and_chinese_between_characters():
+    english = notice_mail(CONTACT, Reply("Your order " + NO + " has left the warehouse and is on its way with SF"))
+    assert english.subject == "Your order " + NO + " has left the warehouse and is on…"
+    chinese = notice_mail(CONTACT, Reply("您的订单" + NO + "已经从杭州仓库出库，顺丰快递正在配送中，预计十二月三日下午送达，请您注意查收，谢谢您的耐心"))
+    assert chinese.subject == "您的订单" + NO + "已经从杭州仓库出库，顺丰快递正在配送中，预计十二月三日下午送达，请您注意查收，谢谢…"
+    assert len(english.subject) <= 60 and len(chinese.subject) <= 60
+
+
+async def test_digits_in_a_link_are_not_taken_for_an_order_number(mailbot: MailBot, engine):
+    await order_at(engine)
+    raw = mail(sender=CONTACT, subject="hello",
+               body="Is my order on its way? Tracking link: https://shop.example/t?__utma=193350514.1")
+    mailbot.server.deliver(raw)
+    answer = await mailbot.answer_to(raw, CONTACT)
+    text = answer.get_body(("plain",)).get_content()
+    assert "193350514" not in text and "Which order" in text, text
+    assert [m.text for m in mailbot.received][-1].count("193350514") == 1, "the mail was read, link and all"
 
 
 async def test_the_same_message_id_twice_is_answered_once(mailbot: MailBot, engine):

@@ -24,11 +24,11 @@ import aiosmtplib
 
 from adapters.email.config import EmailSettings
 from adapters.email.parsing import reply_subject
+from adapters.email.subject import SHORT, clean, cut
 from models.devmail import DevMail
 from models.messages import Delivery, Reply
 
 log = logging.getLogger("adapters.email")
-SUBJECT_CHARS = 60
 SMTP_TIMEOUT = 20
 
 
@@ -94,7 +94,8 @@ def threading_headers(original: EmailMessage) -> dict[str, str]:
 def answer_mail(to: str, original: EmailMessage, reply: Reply) -> Mail:
     """The answer to ``original``, threaded under it."""
     headers = {**threading_headers(original), "Auto-Submitted": "auto-replied"}
-    return Mail(to=to, subject=reply_subject(original.get("Subject")), text=plain(reply), html=as_html(reply),
+    first = next((line.strip() for line in reply.text.splitlines() if line.strip()), "")
+    return Mail(to=to, subject=reply_subject(original.get("Subject"), first), text=plain(reply), html=as_html(reply),
                 headers=headers)
 
 
@@ -108,7 +109,7 @@ def prepared(mail: Mail) -> dict:
 def notice_mail(to: str, reply: Reply) -> Mail:
     """A mail the bot sends first (a notification), with the first line of the text as subject."""
     first = reply.subject or next((line.strip() for line in reply.text.splitlines() if line.strip()), "orderbot")
-    subject = first if len(first) <= SUBJECT_CHARS else first[:SUBJECT_CHARS - 1] + "…"
+    subject = cut(clean(first), SHORT)
     return Mail(to=to, subject=subject, text=plain(reply), html=as_html(reply),
                 headers={"Auto-Submitted": "auto-generated"})
 

@@ -12,6 +12,7 @@ from email.message import EmailMessage, Message
 from adapters.email.authresults import SenderCheck
 from adapters.email.body import html_to_text, strip_quoted
 from adapters.email.guard import address_of, refusal
+from adapters.email.subject import SHORT, clean, cut
 from models.messages import InboundMessage
 
 log = logging.getLogger("adapters.email")
@@ -23,6 +24,7 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|答复|回复|回覆|答覆)
 _PLACEHOLDERS = frozenset({"", "no subject", "(no subject)", "无主题", "(无主题)", "untitled", "(untitled)"})
 _GB = frozenset({"gb2312", "gbk", "x-gbk", "gb_2312-80", "euc-cn"})  # GB18030 reads all of them
 MAX_SUBJECT = 200
+MAX_REPLY_SUBJECT = 120  # long subjects are cut between words, "…" at the end
 TOPMOST = SenderCheck()  # the default: only the topmost Authentication-Results header proves a From
 
 
@@ -35,10 +37,15 @@ def topic(subject: str | None) -> str:
     return _PREFIX.sub("", _one_line(subject))[:MAX_SUBJECT]
 
 
-def reply_subject(subject: str | None) -> str:
-    """"Re: " and the original subject, never "Re: Re: "."""
-    rest = _REPLY_PREFIX.sub("", _one_line(subject))[:MAX_SUBJECT]
-    return f"Re: {rest or '(no subject)'}"
+def reply_subject(subject: str | None, fallback: str = "") -> str:
+    """"Re: " and the original subject, never "Re: Re: ", without what a broken charset left in it.
+
+    When nothing readable is left, ``fallback`` (the answer's own first line) is the subject.
+    """
+    rest = clean(_REPLY_PREFIX.sub("", clean(subject)))
+    if not rest.strip("?？ -_.") and fallback:
+        return cut(clean(fallback), SHORT)
+    return cut(f"Re: {rest or '(no subject)'}", MAX_REPLY_SUBJECT)
 
 
 def decode_part(part: Message, notes: list[str] | None = None) -> str:
