@@ -68,3 +68,20 @@ async def test_a_node_over_its_sla_reads_in_days(h: Notices, scanner: Scanner):
 def test_durations_read_as_people_say_them(minutes, zh, en):
     assert span(timedelta(minutes=minutes), "zh") == zh
     assert span(timedelta(minutes=minutes), "en") == en
+
+
+# ---------------------------------------------------------------- an update on the node the order is at
+@pytest.mark.parametrize("locale, said, reads", [
+    ("zh", "/advance {no} qc 外观已复检", "订单 {no}：质检：更新 — 外观已复检"),
+    ("zh", "/advance {no} 质检", "订单 {no}：质检：已更新"),
+    ("en", "/advance {no} qc rechecked", "Order {no}: Quality check: update — rechecked"),
+])
+async def test_an_update_on_the_same_node_has_no_arrow(h: Notices, locale, said, reads):
+    member = await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    await Identity.filter(staff_id=member.id).update(locale=locale)
+    await h.order(at="qc")
+    boss = h.bot.flow(sender="2001")
+    answer = await boss.say(said.format(no=NO))
+    assert answer == reads.format(no=NO) and "→" not in answer
+    moved = await boss.say(f"/advance {NO} outbound")
+    assert "→" in moved and NO in moved, "a move to another node still shows where from and to"

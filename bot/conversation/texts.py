@@ -279,6 +279,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "duration.minutes": {"zh": "{n}分钟", "en": "{n} minutes"},
     "duration.join": {"zh": "{first}{second}", "en": "{first} {second}"},
     "duration.under_a_minute": {"zh": "不到1分钟", "en": "under a minute"},
+    # ------------------------------------------------------------ an update on the node the order is at
+    "staff.updated": {
+        "zh": "订单 {order_no}：{node}：已更新{replayed}", "en": "Order {order_no}: {node}: updated{replayed}",
+    },
+    "staff.updated.note": {
+        "zh": "订单 {order_no}：{node}：更新 — {note}{replayed}", "en": "Order {order_no}: {node}: update — {note}{replayed}",
+    },
 }
 
 
