@@ -65,8 +65,12 @@ async def advance(msg: InboundMessage, ctx: Context) -> Reply:
         return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, wf))
     e = result.event
     names = {n.key: n.name(ctx.locale) for n in wf.nodes}
+    replayed = ctx.t("staff.replayed") if result.replayed else ""
+    if e.kind == "update":  # the order stays where it is: no "质检 → 质检"
+        return ctx.reply("staff.updated.note" if e.note else "staff.updated", order_no=checked.order_no,
+                         node=names.get(e.node, e.node), note=e.note or "", replayed=replayed)
     return ctx.reply("staff.advanced", order_no=checked.order_no, from_node=names.get(e.from_node, e.from_node),
-                     to_node=names.get(e.node, e.node), replayed=ctx.t("staff.replayed") if result.replayed else "")
+                     to_node=names.get(e.node, e.node), replayed=replayed)
 
 
 @router.command("exception", staff_only=True)

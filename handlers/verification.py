@@ -22,6 +22,7 @@ import re
 import secrets
 from datetime import timedelta
 
+from bot.conversation.durations import span
 from bot.conversation.limits import CODES_PER_ASKER, CODES_PER_ORDER, GUESS_BUDGET, GUESS_WINDOW, STRANGER_FLOOR
 from bot.conversation.policy import staff_may_see
 from bot.conversation.router import Context, Router
@@ -58,7 +59,8 @@ def locked(ctx: Context) -> bool:
 
 def locked_reply(ctx: Context) -> Reply:
     left = ctx.session.locked_until - ctx.services.engine.clock()
-    return ctx.reply("verify.locked", minutes=max(1, round(left.total_seconds() / 60)))
+    minutes = max(1, round(left.total_seconds() / 60))
+    return ctx.reply("verify.locked", wait=span(timedelta(minutes=minutes), ctx.locale))
 
 
 async def challenge(ctx: Context, no: str, order: Order | None, *, prefix: str | None = None) -> Reply:

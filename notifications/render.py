@@ -7,11 +7,12 @@ that moment. Several rows of one order for one person become one digest message.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.conversation.cards import day, eta_day, when
+from bot.conversation.durations import hours, span
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
 from models.messages import Button, Reply
@@ -95,7 +96,7 @@ class Renderer:
 
     def _overdue(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.overdue", locale, order_no=p["order_no"], node=self._node_name(p, locale),
-                  hours=p["hours"], limit=p["limit"])]
+                  stayed=hours(p["hours"], locale), limit=hours(p["limit"], locale))]
 
     def _kind_name(self, p: dict[str, Any], locale: str) -> str:
         zh, en = self.engine.workflows.exception_kinds.get(p["kind"], (p["kind"], p["kind"]))
@@ -108,7 +109,7 @@ class Renderer:
 
     def _escalated(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.escalated", locale, order_no=p["order_no"], node=self._node_name(p, locale),
-                  kind=self._kind_name(p, locale), minutes=p["minutes"]), self._note(p, locale, audience)]
+                  kind=self._kind_name(p, locale), waited=span(timedelta(minutes=p["minutes"]), locale)), self._note(p, locale, audience)]
 
     def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],
@@ -120,7 +121,7 @@ class Renderer:
 
     def _locked(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.verification_locked", locale, channel=p["channel"], order_no=p["order_no"],
-                  tries=p["tries"], minutes=p["minutes"])]
+                  tries=p["tries"], wait=span(timedelta(minutes=p["minutes"]), locale))]
 
 
 def _ack(payload: dict[str, Any], locale: str) -> Button:

@@ -201,7 +201,8 @@ def event(ctx: click.Context, order_no: str, node: str, note: str | None, actor:
     result = run_with_db(settings, lambda: engine.apply_event(order_no, ev, source="cli"))
     e = result.event
     verb = "already recorded" if result.replayed else "recorded"
-    click.echo(f"{verb}: {engine.normalize(order_no)} {e.from_node} → {e.node} ({e.kind}, {e.event_id})")
+    move = f"{e.node}: update" if e.kind == "update" else f"{e.from_node} → {e.node}"
+    click.echo(f"{verb}: {engine.normalize(order_no)} {move} ({e.kind}, {e.event_id})")
 
 
 def register(cli: click.Group) -> None:

@@ -106,8 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I'm not expecting a code right now. Tell me your order number first.",
     },
     "verify.locked": {
-        "zh": "验证码错误次数过多，本会话已锁定，请 {minutes} 分钟后再试。",
-        "en": "Too many wrong codes: this chat is locked; try again in {minutes} minutes.",
+        "zh": "验证码错误次数过多，本会话已锁定，请 {wait}后再试。",
+        "en": "Too many wrong codes: this chat is locked; try again in {wait}.",
     },
     # No "code"/"验证码" in a message that shows progress: people skim for the word and stop.
     "verify.ok": {"zh": "验证成功，以后在此会话查询这个订单无需再次验证。",
@@ -372,8 +372,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "⏰ Late: order {order_no} was promised for {promised} and is still at {node}.",
     },
     "notice.overdue": {
-        "zh": "⏰ 超时：订单 {order_no} 在「{node}」已停留 {hours} 小时，超过时限 {limit} 小时。",
-        "en": "⏰ Overdue: order {order_no} has been at {node} for {hours} h, past its {limit} h limit.",
+        "zh": "⏰ 超时：订单 {order_no} 在「{node}」已停留 {stayed}，超过时限 {limit}。",
+        "en": "⏰ Overdue: order {order_no} has been at {node} for {stayed}, past its limit of {limit}.",
     },
     "notice.exception_opened": {
         "zh": "⚠️ 异常：订单 {order_no}（{node}）{kind}",
@@ -384,9 +384,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "✅ Resolved: the exception on order {order_no} ({kind})",
     },
     "notice.escalated": {
-        "zh": "🔺 升级：订单 {order_no} 的异常（{kind}，{node}）已 {minutes} 分钟无人确认",
+        "zh": "🔺 升级：订单 {order_no} 的异常（{kind}，{node}）已{waited}无人确认",
         "en": "🔺 Escalated: nobody has acknowledged the exception on order {order_no} ({kind}, {node}) "
-              "for {minutes} minutes",
+              "for {waited}",
     },
     "notice.note": {"zh": "备注：{note}", "en": "Note: {note}"},
     "notice.customer_request": {
@@ -394,9 +394,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "📨 {customer} asks for a {kind} on order {order_no}: {text}",
     },
     "notice.verification_locked": {
-        "zh": "🔒 有人在 {channel} 为订单 {order_no} 连续输错 {tries} 次验证码，该会话已锁定 {minutes} 分钟。",
+        "zh": "🔒 有人在 {channel} 为订单 {order_no} 连续输错 {tries} 次验证码，该会话已锁定{wait}。",
         "en": "🔒 Someone on {channel} entered {tries} wrong codes for order {order_no}; that chat is locked for "
-              "{minutes} minutes.",
+              "{wait}.",
     },
     "notice.verification_stopped": {
         "zh": "⛔ 订单 {order_no} 的验证码 24 小时内被输错 {tries} 次（最近一次在 {channel}），验证码验证已暂停。"
@@ -407,6 +407,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "notice.open": {"zh": "查看进度：{url}", "en": "See its progress: {url}"},
     "notice.digest": {"zh": "订单 {order_no} 有 {n} 条更新：", "en": "{n} updates on order {order_no}:"},
     "notice.ack": {"zh": "收到", "en": "Ack"},
+    # ------------------------------------------------------------ durations (bot.conversation.durations)
+    "duration.day": {"zh": "{n}天", "en": "{n} day"},
+    "duration.days": {"zh": "{n}天", "en": "{n} days"},
+    "duration.hour": {"zh": "{n}小时", "en": "{n} hour"},
+    "duration.hours": {"zh": "{n}小时", "en": "{n} hours"},
+    "duration.minute": {"zh": "{n}分钟", "en": "{n} minute"},
+    "duration.minutes": {"zh": "{n}分钟", "en": "{n} minutes"},
+    "duration.join": {"zh": "{first}{second}", "en": "{first} {second}"},
+    "duration.under_a_minute": {"zh": "不到1分钟", "en": "under a minute"},
+    # ------------------------------------------------------------ an update on the node the order is at
+    "staff.updated": {
+        "zh": "订单 {order_no}：{node}：已更新{replayed}", "en": "Order {order_no}: {node}: updated{replayed}",
+    },
+    "staff.updated.note": {
+        "zh": "订单 {order_no}：{node}：更新 — {note}{replayed}", "en": "Order {order_no}: {node}: update — {note}{replayed}",
+    },
 }
 
 

@@ -1,0 +1,87 @@
+"""Staff notices a person can read at a glance: durations as people say them, an update on the
+same node without an arrow, and many notices of one kind to one person as one digest (and a
+daily summary at a set hour). Through the real database, the engine, the scanner and the outbox
+sender, to the Telegram stand-in (``tests.kit.notices``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.conversation.durations import span
+from models.people import Identity, add_staff
+from notifications.scanner import Scanner
+from notifications.triggers import Triggers
+from tests.kit.notices import NO, Notices, texts
+
+
+@pytest.fixture
+def scanner(h: Notices) -> Scanner:
+    engine = h.bot.engine
+    return Scanner(engine, Triggers(engine, h.settings.notifications))
+
+
+# ---------------------------------------------------------------- durations
+async def test_escalation_reads_days_and_hours(h: Notices, scanner: Scanner):
+    """The service was down for days: the manager reads how long as a person would say it."""
+    await add_staff("王经理", "manager", "M001", "warehouse", {"telegram": "4001"}, None)
+    await h.order(at="stocking")
+    await h.open_exception()
+    h.clock.advance(minutes=7363)
+    assert await scanner.scan() >= 1
+    await h.deliver()
+    [told] = [m for m in texts(h, 4001) if "升级" in m]
+    assert "已5天2小时无人确认" in told and "7363" not in told and "分钟" not in told
+
+
+async def test_an_english_reader_sees_hours_and_minutes(h: Notices, scanner: Scanner):
+    member = await add_staff("Jane", "manager", "M001", "warehouse", {"telegram": "4001"}, None)
+    await Identity.filter(staff_id=member.id).update(locale="en")
+    await h.order(at="stocking")
+    await h.open_exception()
+    h.clock.advance(minutes=200)
+    assert await scanner.scan() == 1
+    await h.deliver()
+    [told] = [m for m in texts(h, 4001) if "Escalated" in m]
+    assert "for 3 hours 20 minutes" in told, told
+
+
+async def test_a_node_over_its_sla_reads_in_days(h: Notices, scanner: Scanner):
+    await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    await h.order(at="approved", sales_owner="S001")  # approved: 24 h
+    h.clock.advance(hours=26, minutes=30)
+    assert await scanner.scan() == 1
+    await h.deliver()
+    [told] = texts(h, 5001)
+    assert "已停留 1天2小时，超过时限 1天" in told, told
+
+
+@pytest.mark.parametrize("minutes, zh, en", [
+    (7363, "5天2小时", "5 days 2 hours"),
+    (200, "3小时20分钟", "3 hours 20 minutes"),
+    (45, "45分钟", "45 minutes"),
+    (60, "1小时", "1 hour"),
+    (24 * 60 + 5, "1天", "1 day"),  # the two largest units: the minutes of a day are left out
+    (61, "1小时1分钟", "1 hour 1 minute"),
+    (0.5, "不到1分钟", "under a minute"),
+])
+def test_durations_read_as_people_say_them(minutes, zh, en):
+    assert span(timedelta(minutes=minutes), "zh") == zh
+    assert span(timedelta(minutes=minutes), "en") == en
+
+
+# ---------------------------------------------------------------- an update on the node the order is at
+@pytest.mark.parametrize("locale, said, reads", [
+    ("zh", "/advance {no} qc 外观已复检", "订单 {no}：质检：更新 — 外观已复检"),
+    ("zh", "/advance {no} 质检", "订单 {no}：质检：已更新"),
+    ("en", "/advance {no} qc rechecked", "Order {no}: Quality check: update — rechecked"),
+])
+async def test_an_update_on_the_same_node_has_no_arrow(h: Notices, locale, said, reads):
+    member = await add_staff("李主管", "manager", "M001", None, {"telegram": "2001"}, None)
+    await Identity.filter(staff_id=member.id).update(locale=locale)
+    await h.order(at="qc")
+    boss = h.bot.flow(sender="2001")
+    answer = await boss.say(said.format(no=NO))
+    assert answer == reads.format(no=NO) and "→" not in answer
+    moved = await boss.say(f"/advance {NO} outbound")
+    assert "→" in moved and NO in moved, "a move to another node still shows where from and to"
