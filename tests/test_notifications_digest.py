@@ -146,3 +146,27 @@ async def test_an_exception_opened_is_told_at_once_however_many(h: Notices):
     await h.deliver()
     assert len(texts(h, 3001)) == 3
     assert await Outbox.filter(recipient=f"staff:{member.id}", status="sent").count() == 3
+
+
+# ---------------------------------------------------------------- the daily summary
+async def test_daily_summary_goes_out_at_the_set_hour(h: Notices, scanner: Scanner):
+    h.settings.notifications.daily_summary_at = "10:30"  # the test's morning is 10:00 in Shanghai
+    staff_id = await fifty_late_orders(h)
+    await h.order(at="stocking", sales_owner="S001")
+    await h.open_exception()
+    assert await scanner.summary() == 0
+    h.clock.advance(minutes=29)
+    assert await scanner.summary() == 0, "not before 10:30"
+    h.clock.advance(minutes=1)
+    assert await scanner.summary() == 1
+    assert await scanner.summary() == 0, "once a day"
+    await h.deliver()
+    [summary] = [m for m in texts(h, 5001) if "每日汇总" in m]
+    assert "延误订单 50 张" in summary and "另有 40 张" in summary
+    assert "未解决的异常 1 个" in summary and NO in summary and "缺料" in summary and "已开启30分钟" in summary
+    [row] = await Outbox.filter(kind="daily_summary")
+    assert (row.recipient, row.status) == (f"staff:{staff_id}", "sent")
+    h.clock.advance(hours=23, minutes=59)
+    assert await scanner.summary() == 0
+    h.clock.advance(minutes=1)
+    assert await scanner.summary() == 1, "the next day at the same hour"
