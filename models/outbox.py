@@ -18,7 +18,7 @@ from tortoise.models import Model
 
 from models.recipients import Recipient
 from models.schedule import utcnow
-from models.sql import Connection, after_commit, current, marks, run, soon, transaction
+from models.sql import Connection, after_commit, as_datetime, current, marks, run, soon, transaction
 
 
 class Outbox(Model):
@@ -58,6 +58,16 @@ class Outbox(Model):
         table = "outbox"
         unique_together = (("event_key", "recipient"),)
         indexes = (("status", "next_attempt_at"), ("recipient", "order_no", "status"))
+
+
+class NoticeHold(Model):
+    """Notices of one name wait until ``until``: a staff member's kind of notice after a digest, the daily summary."""
+
+    name = fields.CharField(max_length=320, primary_key=True)
+    until = fields.DatetimeField()
+
+    class Meta:
+        table = "notice_holds"
 
 
 EMAIL_ANSWER = "email_answer"  # a row holding a prepared e-mail answer (threading and all), not facts
@@ -195,6 +205,45 @@ async def claim_digest(owner: str, until: datetime, recipient: str, order_no: st
         "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE recipient = ? "
         f"AND order_no = ? AND status = 'pending' AND kind IN ({marks(len(kinds))}) RETURNING *"),
         [owner, until, recipient, order_no, *kinds]))
+
+
+async def claim_kind(owner: str, until: datetime, recipient: str, kind: str, limit: int = CHUNK
+                     ) -> list[dict[str, Any]]:
+    """The recipient's other pending rows of ``kind``, due or not, claimed (one digest message with them)."""
+    conn = current()
+    lock = " FOR UPDATE SKIP LOCKED" if conn.capabilities.support_for_update else ""
+    return _rows(await run(conn, (
+        "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id IN ("
+        "SELECT id FROM outbox WHERE recipient = ? AND kind = ? AND status = 'pending' ORDER BY id "
+        f"LIMIT ?{lock}) RETURNING *"), [owner, until, recipient, kind, limit]))
+
+
+# ---------------------------------------------------------------- holds
+async def hold(name: str, now: datetime, until: datetime) -> datetime | None:
+    """Start the hold ``name`` until ``until`` unless one is on: None when this caller started it
+    (it may send now), else when the one on ends. Each statement is one conditional write, so of
+    several processes asking at once exactly one starts it, on SQLite and PostgreSQL alike."""
+    conn = current()
+    if await run(conn, "UPDATE notice_holds SET until = ? WHERE name = ? AND until <= ? RETURNING name",
+                 [until, name, now]):
+        return None
+    if await run(conn, "INSERT INTO notice_holds (name, until) VALUES (?, ?) ON CONFLICT (name) DO NOTHING "
+                       "RETURNING name", [name, until]):
+        return None
+    rows = await run(conn, "SELECT until FROM notice_holds WHERE name = ?", [name])
+    return as_datetime(rows[0]["until"]) if rows else now
+
+
+async def held_until(name: str) -> datetime | None:
+    """When the hold ``name`` ends (None: there never was one)."""
+    rows = await run(current(), "SELECT until FROM notice_holds WHERE name = ?", [name])
+    return as_datetime(rows[0]["until"]) if rows else None
+
+
+def hold_until(name: str, until: datetime) -> tuple[str, list[Any]]:
+    """The statement that sets the hold ``name`` to end at ``until`` (for ``models.sql.atomic``)."""
+    return ("INSERT INTO notice_holds (name, until) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET until = excluded.until", [name, until])
 
 
 async def record(ids: list[int], owner: str, status: str, now: datetime, *, error: str | None = None,

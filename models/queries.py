@@ -196,6 +196,19 @@ async def page(condition: Q, size: int) -> list[Order]:
     return await Order.filter(condition).order_by("id").limit(size)
 
 
+async def open_exceptions_in_scope(workflows: WorkflowSet, member: StaffMember, limit: int
+                                   ) -> tuple[int, list[tuple[OrderException, Order]]]:
+    """How many unresolved exceptions there are on orders in a staff member's scope, and the oldest ``limit``."""
+    orders = Order.filter(in_scope(workflows, member)).values("id")
+    qs = OrderException.filter(status__in=UNRESOLVED, order_id__in=Subquery(orders))
+    found = await qs.order_by("opened_at", "id").limit(limit).prefetch_related("order")
+    return await qs.count(), [(e, e.order) for e in found]
+
+
+async def active_staff() -> list[StaffMember]:
+    return await StaffMember.filter(active=True).order_by("id")
+
+
 async def unacknowledged(window: timedelta, now: datetime) -> list[OrderException]:
     """Open exceptions nobody acknowledged: at level 0 for ``window`` since opened, at level 1 since escalated."""
     return await OrderException.filter(

@@ -178,6 +178,16 @@ async def sales_owner_of(conn: Connection, order_no: str) -> tuple[bool, str | N
     return (True, rows[0]["sales_owner"]) if rows else (False, None)
 
 
+async def sales_owners_of(conn: Connection, order_nos: Iterable[str]) -> dict[str, str | None]:
+    """The sales owner now of each of these orders that exists."""
+    wanted = sorted(set(order_nos))
+    if not wanted:
+        return {}
+    rows = await run(conn, f"SELECT order_no, sales_owner FROM orders WHERE order_no IN ({marks(len(wanted))})",
+                     wanted)
+    return {r["order_no"]: r["sales_owner"] for r in rows}
+
+
 @dataclass(frozen=True)
 class Sub:
     """A subscription as the notices need it."""

@@ -2,7 +2,9 @@
 
 Rows hold facts (order number, node key, times), not sentences: the text is made when
 the row is sent, so a notice reads in the words of the workflows file and the catalog of
-that moment. Several rows of one order for one person become one digest message.
+that moment. Several rows of one order for one person become one digest message; several
+staff notices of one kind on many orders become one message listing the orders, at most
+``LINES`` of them and "+N".
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from models.engine import ProgressEngine
 from models.messages import Button, Reply
 from models.outbox import EMAIL_ANSWER, VERIFICATION_CODE
 
+LINES = 10  # orders listed in a digest across orders or a daily summary; the rest are counted
+ACK_BUTTONS = 3  # an escalation digest's buttons: the first orders' acknowledgements
+
 
 class Renderer:
     """Turns an outbox row's kind and payload into a Reply, its times in the reader's zone ``tz``."""
@@ -29,6 +34,10 @@ class Renderer:
             "overdue": self._overdue, "exception_opened": self._exception, "exception_resolved": self._exception,
             "escalated": self._escalated, "customer_request": self._request,
             "verification_locked": self._locked, "verification_stopped": self._stopped,
+            "daily_summary": self._summary,
+        }
+        self._lines: dict[str, Callable[[dict[str, Any], str], str]] = {
+            "late": self._late_line, "overdue": self._overdue_line, "escalated": self._escalated_line,
         }
 
     def reply(self, kind: str, payload: dict[str, Any], locale: str, audience: str = "customer") -> Reply:
@@ -53,6 +62,23 @@ class Renderer:
         text = "\n\n".join([t("notice.digest", locale, order_no=order_no, n=len(rows))] + [r.text for r in body])
         buttons = tuple(dict.fromkeys(b for r in body for b in r.buttons))
         return Reply(text, buttons=buttons)
+
+    def roundup(self, kind: str, payloads: Sequence[dict[str, Any]], locale: str, audience: str) -> Reply:
+        """Staff notices of one kind on several orders as one message: how many, then one line an order."""
+        if len(payloads) == 1:
+            return self.reply(kind, payloads[0], locale, audience)
+        lines = [t(f"notice.roundup.{kind}", locale, n=len(payloads))]
+        lines += self._listed([self._lines[kind](p, locale) for p in payloads], len(payloads), locale)
+        buttons: tuple[Button, ...] = ()
+        if kind == "escalated":
+            orders = list(dict.fromkeys(p["order_no"] for p in payloads))[:ACK_BUTTONS]
+            buttons = tuple(Button(t("notice.ack_order", locale, order_no=no), f"/ack {no}") for no in orders)
+        return Reply("\n".join(lines), buttons=buttons)
+
+    @staticmethod
+    def _listed(lines: list[str], total: int, locale: str) -> list[str]:
+        shown = lines[:LINES]
+        return shown + ([t("notice.more", locale, n=total - len(shown))] if total > len(shown) else [])
 
     # ------------------------------------------------------------ pieces
     def _node_name(self, payload: dict[str, Any], locale: str, key: str | None = None) -> str:
@@ -98,6 +124,33 @@ class Renderer:
         return [t("notice.overdue", locale, order_no=p["order_no"], node=self._node_name(p, locale),
                   stayed=hours(p["hours"], locale), limit=hours(p["limit"], locale))]
 
+    def _late_line(self, p: dict[str, Any], locale: str) -> str:
+        return t("notice.roundup.late.line", locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                 promised=day(date.fromisoformat(p["promised_date"]), locale))
+
+    def _overdue_line(self, p: dict[str, Any], locale: str) -> str:
+        return t("notice.roundup.overdue.line", locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                 stayed=hours(p["hours"], locale), limit=hours(p["limit"], locale))
+
+    def _escalated_line(self, p: dict[str, Any], locale: str) -> str:
+        return t("notice.roundup.escalated.line", locale, order_no=p["order_no"], node=self._node_name(p, locale),
+                 kind=self._kind_name(p, locale), waited=span(timedelta(minutes=p["minutes"]), locale))
+
+    def _summary(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        """The day's late orders and open exceptions in a staff member's scope."""
+        lines = [t("notice.summary", locale, date=day(date.fromisoformat(p["date"]), locale))]
+        if p["late_total"]:
+            lines.append(t("notice.summary.late", locale, n=p["late_total"]))
+            lines += self._listed([self._late_line(o, locale) for o in p["late"]], p["late_total"], locale)
+        if p["exceptions_total"]:
+            now = self.engine.clock()
+            lines.append(t("notice.summary.exceptions", locale, n=p["exceptions_total"]))
+            lines += self._listed([t("notice.summary.exception", locale, order_no=e["order_no"],
+                                     node=self._node_name(e, locale), kind=self._kind_name(e, locale),
+                                     age=span(now - datetime.fromisoformat(e["opened_at"]), locale))
+                                   for e in p["exceptions"]], p["exceptions_total"], locale)
+        return lines
+
     def _kind_name(self, p: dict[str, Any], locale: str) -> str:
         zh, en = self.engine.workflows.exception_kinds.get(p["kind"], (p["kind"], p["kind"]))
         return zh if locale.startswith("zh") else en
@@ -109,7 +162,8 @@ class Renderer:
 
     def _escalated(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.escalated", locale, order_no=p["order_no"], node=self._node_name(p, locale),
-                  kind=self._kind_name(p, locale), waited=span(timedelta(minutes=p["minutes"]), locale)), self._note(p, locale, audience)]
+                  kind=self._kind_name(p, locale), waited=span(timedelta(minutes=p["minutes"]), locale)),
+                self._note(p, locale, audience)]
 
     def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],

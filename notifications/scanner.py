@@ -7,12 +7,14 @@ when it entered the node), set in the transaction that writes the notices, so a 
 reads only orders whose condition is new, a page at a time; and a notice's event key names
 the condition, which the outbox holds once per recipient.
 An exception still open ``escalate_after_minutes`` after it was opened goes to the
-department's manager; as long again after that, to the admins.
+department's manager; as long again after that, to the admins. With ``daily_summary_at`` set,
+each staff member is sent, once a day at that hour (``[server] timezone``), their late orders
+and open exceptions; a hold in the database says when the next one is due.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from models import leases, outbox, queries, sql
@@ -21,10 +23,12 @@ from models.orders import Order, OrderException, OrderState, mark_noticed
 from models.outbox import Notice
 from models.recipients import STAFF, Answerers, people
 from models.sql import Connection
+from notifications.render import LINES
 from notifications.triggers import Audiences, Triggers, iso
 
 LEASE = "notifications.scanner"
 BATCH = 100  # orders per page: a page's work holds up the event loop, so pages stay small
+SUMMARY = "daily_summary"  # the hold saying when the next daily summary is due
 PAGES = 20  # pages per condition per scan: a backlog is worked off over several scans, not in one
 
 
@@ -39,7 +43,7 @@ class Scanner:
         """One scan, if this process holds the lease; how many notices were written."""
         if not await leases.take(LEASE, max(30.0, 3 * self.settings.scan_interval_seconds)):
             return 0
-        return await self.late() + await self.overdue() + await self.escalate()
+        return await self.late() + await self.overdue() + await self.escalate() + await self.summary()
 
     # ------------------------------------------------------------ late and overdue orders
     async def _tell(self, kind: str, condition: Any, key: Callable[[Order], str], facts: Callable[[Order], dict],
@@ -95,6 +99,48 @@ class Scanner:
         return await self._tell("overdue", queries.overdue_untold(self.engine.workflows, now),
                                 lambda o: f"overdue:{o.order_no}:{o.current_node}:{o.node_entered_at.isoformat()}",
                                 facts, "overdue_noticed_at", "node_entered_at", customers=False)
+
+    # ------------------------------------------------------------ the daily summary
+    def _next_summary(self, now: datetime) -> datetime:
+        """The first ``daily_summary_at`` after ``now``, in the server's zone."""
+        local = now.astimezone(self.engine.tz)
+        at = datetime.combine(local.date(), time.fromisoformat(self.settings.daily_summary_at), self.engine.tz)
+        return at if at > now else datetime.combine(local.date() + timedelta(days=1), at.timetz())
+
+    async def summary(self) -> int:
+        """Each staff member's late orders and open exceptions, once a day at the set hour."""
+        if not self.settings.daily_summary_at:
+            return 0
+        now = self.engine.clock()
+        due = await outbox.held_until(SUMMARY)
+        if due is None or due > now:
+            if due is None:  # first time: the first summary is at the next set hour, not now
+                await sql.atomic([outbox.hold_until(SUMMARY, self._next_summary(now))])
+            return 0
+        today = now.astimezone(self.engine.tz).date()
+        notices = []
+        members = await queries.active_staff()
+        found = await people(sql.current(), STAFF, [m.id for m in members])
+        for member in members:
+            person = found.get(member.id)
+            if person is None or (rec := person.recipient()) is None:
+                continue
+            late_total, late = await queries.late_in_scope(self.engine.workflows, today, member, LINES)
+            exc_total, excs = await queries.open_exceptions_in_scope(self.engine.workflows, member, LINES)
+            if not late_total and not exc_total:
+                continue
+            payload = {"date": today.isoformat(), "late_total": late_total, "exceptions_total": exc_total,
+                       "late": [{"order_no": o.order_no, "workflow": o.workflow, "node": o.current_node,
+                                 "promised_date": o.promised_date.isoformat()} for o in late],
+                       "exceptions": [{"order_no": o.order_no, "workflow": o.workflow, "node": e.node,
+                                       "kind": e.kind, "opened_at": e.opened_at.isoformat()} for e, o in excs]}
+            notices.append(Notice(f"summary:{today.isoformat()}", "daily_summary", rec, payload, None, now))
+        # The next hold and the summaries hold together: a summary is written once a day.
+        count, inserts = outbox.inserts(notices)
+        await sql.atomic([outbox.hold_until(SUMMARY, self._next_summary(now)), *inserts])
+        if count:
+            outbox.told()
+        return count
 
     # ------------------------------------------------------------ escalation
     async def escalate(self) -> int:

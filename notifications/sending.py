@@ -6,8 +6,12 @@ processes share the work; on SQLite the statement itself holds the write lock. A
 whose claimer died is claimed again once its lease ends. A row is marked sent as soon as
 the platform took it, and a sent row is never claimed again.
 
-Sending a row: digest the person's other pending rows of the same order into it; hold
-it for the end of quiet hours (customers only); render it in the row's language; try the
+Sending a row: digest the person's other pending rows of the same order into it; a staff
+notice of a kind that floods (late, overdue, escalated: ``triggers.ROUNDUP``) goes out at most
+once per ``staff_digest_minutes`` per person and kind — the first at once, starting a hold
+(``outbox.hold``: one conditional write, so of several senders one wins), the ones that come
+during it wait for its end and then go together, claimed as one group, as one message
+listing the orders; hold it for the end of quiet hours (customers only); render it in the row's language; try the
 person's channels in order (``Person.targets``: last used → other bound → e-mail). A
 channel that cannot reach them now (``Delivery.unreachable``) or refuses for good passes
 to the next; a failure that may pass is retried with exponential backoff and jitter,
@@ -36,11 +40,11 @@ from models.engine import ProgressEngine
 from models.messages import Delivery, Reply, Target
 from bot.conversation.policy import staff_may_see
 from bot.conversation.texts import t
-from models.recipients import CUSTOMER, STAFF, Person, person_of, sales_owner_of, staff_members
+from models.recipients import CUSTOMER, STAFF, Person, person_of, sales_owners_of, staff_members
 from notifications.config import NotificationSettings
 from notifications.quiet import quiet_until, zone
 from notifications.render import Renderer
-from notifications.triggers import DIGESTED
+from notifications.triggers import DIGESTED, ROUNDUP
 
 GROUP = "group"  # the audience a rendered notice has in a chat that is nobody's own
 LINKED = frozenset({"node_entered", "eta_changed", "late"})  # customer notices that carry a link to the order
@@ -129,13 +133,20 @@ class OutboxSender:
 
     def _groups(self, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Rows claimed together that make one digest message: one person, one order, digested kinds."""
-        if not self.settings.digest_seconds:
-            return [[r] for r in rows]
         groups: dict[Any, list[dict[str, Any]]] = {}
         for r in rows:
-            key = (r["recipient"], r["order_no"]) if r["order_no"] and r["kind"] in DIGESTED else r["id"]
+            if self._roundup(r):
+                key: Any = ("kind", r["recipient"], r["kind"])
+            elif self.settings.digest_seconds and r["order_no"] and r["kind"] in DIGESTED:
+                key = (r["recipient"], r["order_no"])
+            else:
+                key = r["id"]
             groups.setdefault(key, []).append(r)
         return list(groups.values())
+
+    def _roundup(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` goes out in a digest of its kind across orders (a staff notice that floods)."""
+        return bool(self.settings.staff_digest_minutes) and row["audience"] == STAFF and row["kind"] in ROUNDUP
 
     async def run_once(self) -> int:
         """Claim what is due, send it, wait for the sends; how many rows were claimed."""
@@ -163,10 +174,24 @@ class OutboxSender:
     async def _digest(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The person's other pending rows of this order, claimed with these (one message)."""
         row = group[0]
+        if self._roundup(row):
+            return await self._gather(group)
         if not (self.settings.digest_seconds and row["order_no"] and row["kind"] in DIGESTED):
             return group
         rows = await outbox.claim_digest(self.owner, self.clock() + self.lease, row["recipient"], row["order_no"],
                                          sorted(DIGESTED))
+        return sorted([*group, *rows], key=lambda r: r["id"])
+
+    async def _gather(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The person's pending rows of this kind, claimed with these, if no message of the kind went to
+        them within the window; else the rows wait for the window's end (and none are returned)."""
+        row, now = group[0], self.clock()
+        window = timedelta(minutes=self.settings.staff_digest_minutes)
+        ends = await outbox.hold(f"{row['recipient']}|{row['kind']}", now, now + window)
+        if ends is not None:
+            await self._record(group, "pending", retry_at=max(ends, now))
+            return []
+        rows = await outbox.claim_kind(self.owner, now + self.lease, row["recipient"], row["kind"])
         return sorted([*group, *rows], key=lambda r: r["id"])
 
     async def _record(self, rows: list[dict[str, Any]], status: str, *, error: str | None = None,
@@ -197,10 +222,14 @@ class OutboxSender:
             await self._record(group, "failed", error="expired before it could be sent", count=True)
             return
         rows = await self._digest(group)
-        person = await person_of(sql.current(), row["recipient"])
-        if row["audience"] == STAFF and (why := await self._withheld(row, person)):
-            await self._record(rows, "withheld", error=why)
+        if not rows:
             return
+        person = await person_of(sql.current(), row["recipient"])
+        if row["audience"] == STAFF:
+            rows = await self._visible(rows, person)
+            if not rows:
+                return
+            row = rows[0]
         targets = person.targets() if person else [Target(row["channel"], row["address"])]
         if row["audience"] == CUSTOMER and (until := self._quiet(person, targets)):
             await self._record(rows, "pending", retry_at=until)
@@ -211,7 +240,8 @@ class OutboxSender:
         if row["audience"] == CUSTOMER and self.link and row["order_no"] and row["kind"] in LINKED:
             # A link of its own per notice: it opens this one order, for the first browser that follows it.
             url = await self.link(row["order_no"])
-        occasion = Occasion(row["kind"], row["order_no"], row["payload"], self.clock())
+        across = self._roundup(row) and len({r["order_no"] for r in rows}) > 1
+        occasion = Occasion(row["kind"], None if across else row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:
             reply = self._render(rows, audience, *self._reader(row, person, target), url)
@@ -236,25 +266,31 @@ class OutboxSender:
                 url: str | None) -> Reply:
         row = rows[0]
         renderer = self.renderer if tz == self.engine.tz else Renderer(self.engine, tz)
-        if len(rows) > 1:
+        if len(rows) > 1 and self._roundup(row):
+            reply = renderer.roundup(row["kind"], [r["payload"] for r in rows], locale, audience)
+        elif len(rows) > 1:
             reply = renderer.digest([(r["kind"], r["payload"]) for r in rows], row["order_no"], locale, audience)
         else:
             reply = renderer.reply(row["kind"], row["payload"], locale, audience)
         return replace(reply, text=f"{reply.text}\n{t('notice.open', locale, url=url)}") if url else reply
 
-    async def _withheld(self, row: dict[str, Any], person: Person | None) -> str | None:
-        """Why a staff notice must not go out now (checked again at sending: orders change hands), or None."""
-        if not row["recipient"].startswith(f"{STAFF}:"):
-            return None  # a group a member subscribed: checked when the notice was written
+    async def _visible(self, rows: list[dict[str, Any]], person: Person | None) -> list[dict[str, Any]]:
+        """The staff rows that may go out now (checked again at sending: orders change hands); the
+        others are recorded as withheld, with why."""
+        if not rows[0]["recipient"].startswith(f"{STAFF}:"):
+            return rows  # a group a member subscribed: checked when the notice was written
         if person is None:
-            return "the staff member is disabled or gone"
-        if not row["order_no"]:
-            return None
-        exists, sales_owner = await sales_owner_of(sql.current(), row["order_no"])
-        member = (await staff_members(sql.current(), [person.id])).get(person.id)
-        if exists and (member is None or not staff_may_see(member, sales_owner)):
-            return f"{person.key} may not see order {row['order_no']} (view policy)"
-        return None
+            await self._record(rows, "withheld", error="the staff member is disabled or gone")
+            return []
+        owners = await sales_owners_of(sql.current(), [r["order_no"] for r in rows if r["order_no"]])
+        member = (await staff_members(sql.current(), [person.id])).get(person.id) if owners else None
+        kept, withheld = [], []
+        for r in rows:
+            hidden = r["order_no"] in owners and (member is None or not staff_may_see(member, owners[r["order_no"]]))
+            (withheld if hidden else kept).append(r)
+        for r in withheld:
+            await self._record([r], "withheld", error=f"{person.key} may not see order {r['order_no']} (view policy)")
+        return kept
 
     async def _retry(self, rows: list[dict[str, Any]], delivery: Delivery, reason: str | None = None) -> None:
         attempts = rows[0]["attempts"] + 1

@@ -27,6 +27,9 @@ from models.sql import Connection
 from notifications.config import NotificationSettings
 
 DIGESTED = frozenset({"node_entered", "eta_changed", "late"})  # may wait digest_seconds for company
+# Staff notices of these kinds to one person go out at most once per staff_digest_minutes, the rest
+# together in the next message; exceptions opened and customers' requests go at once.
+ROUNDUP = frozenset({"late", "overdue", "escalated"})
 ETA_MOVES = frozenset({"node_entered", "node_updated", "rework", "order_updated"})
 ETA_TOLERANCE = timedelta(days=1)
 

@@ -4,15 +4,18 @@ daily summary at a set hour). Through the real database, the engine, the scanner
 sender, to the Telegram stand-in (``tests.kit.notices``)."""
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import timedelta
 
 import pytest
 
 from bot.conversation.durations import span
+from models.outbox import Outbox
 from models.people import Identity, add_staff
 from notifications.scanner import Scanner
 from notifications.triggers import Triggers
-from tests.kit.notices import NO, Notices, texts
+from tests.kit.notices import DIGEST, NO, Notices, texts
 
 
 @pytest.fixture
@@ -85,3 +88,85 @@ async def test_an_update_on_the_same_node_has_no_arrow(h: Notices, locale, said,
     assert answer == reads.format(no=NO) and "→" not in answer
     moved = await boss.say(f"/advance {NO} outbound")
     assert "→" in moved and NO in moved, "a move to another node still shows where from and to"
+
+
+# ---------------------------------------------------------------- digests across orders
+LATE = [f"SO20261120{i:04d}" for i in range(1, 51)]
+
+
+async def fifty_late_orders(h: Notices) -> int:
+    sales = await add_staff("销售小陈", "sales", "S001", "sales", {"telegram": "5001"}, None)
+    for no in LATE:
+        status, data = await h.api.create(no, promised_date="2026-11-20", sales_owner="S001")
+        assert status == 201, data
+    return sales.id
+
+
+async def test_fifty_late_orders_reach_a_staff_member_as_one_digest(h: Notices, scanner: Scanner):
+    staff_id = await fifty_late_orders(h)
+    assert await scanner.scan() == 50
+    await h.deliver(after=DIGEST)
+    [told] = texts(h, 5001)
+    assert "50 张订单已过承诺日期" in told and LATE[0] in told and LATE[9] in told
+    assert LATE[10] not in told and "另有 40 张" in told
+    rows = await Outbox.filter(recipient=f"staff:{staff_id}", kind="late").order_by("id")
+    assert [r.status for r in rows] == ["sent"] * 50
+    assert [r.digest_of for r in rows] == [None] + [rows[0].id] * 49
+
+    await h.api.create("SO202611200099", promised_date="2026-11-21", sales_owner="S001")
+    assert await scanner.scan() == 1
+    await h.deliver(after=DIGEST)
+    assert len(texts(h, 5001)) == 1, "within the window the next one waits"
+    await h.deliver(after=10 * 60)
+    assert len(texts(h, 5001)) == 2 and "SO202611200099" in texts(h, 5001)[-1]
+
+
+async def test_digest_rows_are_sent_once_across_two_senders(h: Notices, scanner: Scanner):
+    staff_id = await fifty_late_orders(h)
+    assert await scanner.scan() == 50
+    h.clock.advance(seconds=DIGEST)
+    one, two = h.sender_as("one", concurrency=20), h.sender_as("two", concurrency=20)
+    for _ in range(3):
+        await asyncio.gather(one.run_once(), two.run_once())
+        h.clock.advance(minutes=11)
+    rows = await Outbox.filter(recipient=f"staff:{staff_id}", kind="late")
+    assert sorted(r.status for r in rows) == ["sent"] * 50
+    leads = {r.digest_of or r.id for r in rows}
+    told = texts(h, 5001)
+    assert len(told) == len(leads) <= 3
+    counted = sum(int(re.search(r"(\d+) 张订单", m).group(1)) if "张订单" in m else 1 for m in told)
+    assert counted == 50, told
+
+
+async def test_an_exception_opened_is_told_at_once_however_many(h: Notices):
+    member = await add_staff("仓库小王", "operator", None, "warehouse", {"telegram": "3001"}, None)
+    for no in LATE[:3]:
+        await h.order(no, at="stocking")
+        await h.open_exception(no)
+    await h.deliver()
+    assert len(texts(h, 3001)) == 3
+    assert await Outbox.filter(recipient=f"staff:{member.id}", status="sent").count() == 3
+
+
+# ---------------------------------------------------------------- the daily summary
+async def test_daily_summary_goes_out_at_the_set_hour(h: Notices, scanner: Scanner):
+    h.settings.notifications.daily_summary_at = "10:30"  # the test's morning is 10:00 in Shanghai
+    staff_id = await fifty_late_orders(h)
+    await h.order(at="stocking", sales_owner="S001")
+    await h.open_exception()
+    assert await scanner.summary() == 0
+    h.clock.advance(minutes=29)
+    assert await scanner.summary() == 0, "not before 10:30"
+    h.clock.advance(minutes=1)
+    assert await scanner.summary() == 1
+    assert await scanner.summary() == 0, "once a day"
+    await h.deliver()
+    [summary] = [m for m in texts(h, 5001) if "每日汇总" in m]
+    assert "延误订单 50 张" in summary and "另有 40 张" in summary
+    assert "未解决的异常 1 个" in summary and NO in summary and "缺料" in summary and "已开启30分钟" in summary
+    [row] = await Outbox.filter(kind="daily_summary")
+    assert (row.recipient, row.status) == (f"staff:{staff_id}", "sent")
+    h.clock.advance(hours=23, minutes=59)
+    assert await scanner.summary() == 0
+    h.clock.advance(minutes=1)
+    assert await scanner.summary() == 1, "the next day at the same hour"

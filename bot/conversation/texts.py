@@ -416,6 +416,33 @@ TEXTS: dict[str, dict[str, str]] = {
     "duration.minutes": {"zh": "{n}分钟", "en": "{n} minutes"},
     "duration.join": {"zh": "{first}{second}", "en": "{first} {second}"},
     "duration.under_a_minute": {"zh": "不到1分钟", "en": "under a minute"},
+    # ------------------------------------------------------------ staff digests across orders, the daily summary
+    "notice.roundup.late": {"zh": "⏰ 延误：{n} 张订单已过承诺日期", "en": "⏰ Late: {n} orders are past their promised date"},
+    "notice.roundup.late.line": {
+        "zh": "· {order_no} — 承诺 {promised}，仍在「{node}」",
+        "en": "· {order_no} — promised for {promised}, still at {node}",
+    },
+    "notice.roundup.overdue": {
+        "zh": "⏰ 超时：{n} 张订单超过节点时限", "en": "⏰ Overdue: {n} orders are past their node's time limit",
+    },
+    "notice.roundup.overdue.line": {
+        "zh": "· {order_no} — 在「{node}」已停留 {stayed}（时限 {limit}）",
+        "en": "· {order_no} — at {node} for {stayed} (limit {limit})",
+    },
+    "notice.roundup.escalated": {
+        "zh": "🔺 升级：{n} 个异常无人确认", "en": "🔺 Escalated: {n} exceptions nobody has acknowledged",
+    },
+    "notice.roundup.escalated.line": {
+        "zh": "· {order_no} — {kind}（{node}），已{waited}", "en": "· {order_no} — {kind} ({node}), for {waited}",
+    },
+    "notice.more": {"zh": "…另有 {n} 张", "en": "… and {n} more"},
+    "notice.ack_order": {"zh": "收到 {order_no}", "en": "Ack {order_no}"},
+    "notice.summary": {"zh": "📋 每日汇总（{date}）", "en": "📋 Daily summary ({date})"},
+    "notice.summary.late": {"zh": "⏰ 延误订单 {n} 张：", "en": "⏰ {n} late orders:"},
+    "notice.summary.exceptions": {"zh": "⚠️ 未解决的异常 {n} 个：", "en": "⚠️ {n} open exceptions:"},
+    "notice.summary.exception": {
+        "zh": "· {order_no} — {kind}（{node}），已开启{age}", "en": "· {order_no} — {kind} ({node}), open for {age}",
+    },
     # ------------------------------------------------------------ an update on the node the order is at
     "staff.updated": {
         "zh": "订单 {order_no}：{node}：已更新{replayed}", "en": "Order {order_no}: {node}: updated{replayed}",
