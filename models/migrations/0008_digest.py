@@ -4,7 +4,7 @@ from tortoise import fields
 
 # 0007 is another change's; on merging both, this one depends on 0007 instead.
 class Migration(migrations.Migration):
-    dependencies = [('orderbot', '0006_security')]
+    dependencies = [('orderbot', '0007_exception_ids')]
 
     initial = False
 
