@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from bot.conversation.policy import staff_may_move, staff_may_see
+from bot.conversation.durations import span
 from bot.conversation.router import Context, Router
 from bot.conversation.texts import person, refusal
 from handlers.common import find_order
@@ -88,9 +88,7 @@ async def open_exception(msg: InboundMessage, ctx: Context) -> Reply:
     except EngineError as e:
         kinds = ctx.services.engine.workflows.exception_kinds
         return ctx.reply("staff.refused", reason=refusal(e, ctx.locale, kinds=kinds))
-    zh, en = ctx.services.engine.workflows.exception_kinds[x.kind]
-    return ctx.reply("staff.exception_opened", order_no=checked.order_no, id=x.id,
-                     kind=zh if ctx.locale.startswith("zh") else en)
+    return ctx.reply("staff.exception_opened", order_no=checked.order_no, id=x.id, kind=_kind(ctx, x.kind))
 
 
 ALL = ("all", "全部")
@@ -111,15 +109,6 @@ def _which(word: str, pending: list[OrderException]) -> list[OrderException] | N
     return [x for x in pending if x.id == n]
 
 
-def _age(ctx: Context, opened_at: datetime) -> str:
-    """How long ago, as people say it: 5天2小时, 3小时20分钟, 8分钟."""
-    minutes = max(0, int((ctx.services.engine.clock() - opened_at).total_seconds() // 60))
-    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
-    parts = [("staff.age.d", days), ("staff.age.h", hours)] if days else [("staff.age.h", hours), ("staff.age.m", mins)]
-    said = [ctx.t(key, n=n) for key, n in parts if n] or [ctx.t("staff.age.m", n=0)]
-    return ("" if ctx.locale.startswith("zh") else " ").join(said)
-
-
 def _kind(ctx: Context, kind: str) -> str:
     zh, en = ctx.services.engine.workflows.exception_kinds.get(kind, (kind, kind))
     return zh if ctx.locale.startswith("zh") else en
@@ -129,7 +118,7 @@ def _pick(ctx: Context, name: str, order: Order, pending: list[OrderException], 
     """The order's exceptions, numbered, to pick one from (or all): nothing is done yet."""
     engine, no = ctx.services.engine, order.order_no
     lines = [ctx.t("staff.pick.line", i=i, kind=_kind(ctx, x.kind), node=engine.node_name(order, ctx.locale, x.node),
-                   age=_age(ctx, x.opened_at), id=x.id) for i, x in enumerate(pending, 1)]
+                   age=span(ctx.services.engine.clock() - x.opened_at, ctx.locale), id=x.id) for i, x in enumerate(pending, 1)]
     text = ctx.t(key, order_no=no, n=len(pending), lines="\n".join(lines), command=name, **values)
     buttons = [Button(f"{i}. {_kind(ctx, x.kind)} #{x.id}", f"/{name} {no} #{x.id}") for i, x in enumerate(pending, 1)]
     return Reply(text, buttons=(*buttons, Button(ctx.t("staff.pick.all"), f"/{name} {no} all")))

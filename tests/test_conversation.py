@@ -258,7 +258,7 @@ async def test_resolve_with_several_open_lists_them_in_english_and_changes_nothi
     ids = await _opened(bot, "stockout", "delay")
     boss = bot.flow("2001")
     asked = await boss.say(f"/resolve {NO} restocked")
-    assert "Which one?" in asked and f"1. Out of stock · Stocking · 0 min ago · #{ids[0]}" in asked
+    assert "Which one?" in asked and f"1. Out of stock · Stocking · under a minute ago · #{ids[0]}" in asked
     assert f"/resolve {NO} all" in asked and [b.data for b in boss.last_reply.buttons][-1] == f"/resolve {NO} all"
     assert "no pending exception 7" in await boss.say(f"/resolve {NO} 7")
     assert await _statuses() == ["open", "open"]

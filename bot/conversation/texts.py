@@ -309,9 +309,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{i}. {kind} · {node} · {age}前 · #{id}", "en": "{i}. {kind} · {node} · {age} ago · #{id}",
     },
     "staff.pick.all": {"zh": "全部", "en": "All"},
-    "staff.age.d": {"zh": "{n}天", "en": "{n} d"},
-    "staff.age.h": {"zh": "{n}小时", "en": "{n} h"},
-    "staff.age.m": {"zh": "{n}分钟", "en": "{n} min"},
     "staff.acked_one": {
         "zh": "已确认订单 {order_no} 的异常 #{id}（{kind}）。", "en": "Acknowledged exception #{id} ({kind}) on {order_no}.",
     },
