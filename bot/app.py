@@ -22,7 +22,9 @@ from bot.api.auth import KeyChecker
 from bot.api.middleware import json_errors
 from bot.api.state import ENGINE, KEYS, LINKS, MOUNTED
 from bot.api.views import LinkMaker
+from bot import console
 from bot.channels import CHANNELS
+from bot.console.common import Console
 from bot.config import Settings
 from bot.conversation.inbound import Inbound
 from bot.conversation.limits import RateLimiter
@@ -57,7 +59,7 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
     services = Services(
         engine=engine, parser=Parser(settings.orders.number_pattern, settings.orders.default_prefix),
         sessions=Sessions(engine.clock), limiter=RateLimiter(engine.clock),
-        secret_key=settings.security.secret_key.get_secret_value(),
+        secret_key=settings.security.secret_key.get_secret_value(), console_url=console_url(settings),
     )
     return Conversation(services, [
         verification.router,  # /start, codes, logout: before anything reads the text as a lookup
@@ -68,6 +70,15 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
         customer_requests.router,
         basics.fallback_router,
     ])
+
+
+def console_url(settings: Settings) -> str:
+    """Where staff open the console: the public address, else the one the service listens on."""
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/")
+    server = settings.server
+    listen = f"[{server.host}]" if ":" in server.host else server.host
+    return f"http://{listen}:{server.port}"
 
 
 def host(settings: Settings, on_message: OnMessage | None = None) -> Host:
@@ -108,6 +119,8 @@ def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[
     app[LINKS] = LinkMaker(settings.server.public_url, lambda: settings.telegram.bot_username, engine.clock)
     app[MOUNTED] = tuple(r for c in channels for r in c.routes)
     routes.register(app)
+    console.setup(app, Console(engine, settings.security.secret_key.get_secret_value(), settings.server.public_url,
+                               settings.server.tz, chat_enabled=settings.web.enabled))
     for r in app[MOUNTED]:
         app.router.add_route(r.method, r.path, r.handler)
 

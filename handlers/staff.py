@@ -8,7 +8,7 @@ from bot.conversation.durations import span
 from bot.conversation.router import Context, Router
 from bot.conversation.texts import person, refusal
 from handlers.common import find_order
-from models import audit, queries
+from models import audit, console, queries
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, ResolveIn
 from models.messages import Button, InboundMessage, Reply
@@ -36,6 +36,21 @@ async def _order_for(ctx: Context, ref: str, node: Node | None = None, *, moving
     if not staff_may_move(ctx.staff, order.sales_owner, target.department if target else None):
         return ctx.reply("staff.not_allowed", order_no=order.order_no)
     return order
+
+
+CONSOLE_WORDS = ("后台", "console", "控制台")
+
+
+@router.command("console", staff_only=True)
+@router.command("后台", staff_only=True)
+@router.when(lambda ctx: ctx.msg.text.strip().lower() in CONSOLE_WORDS, staff_only=True)
+async def console_link(msg: InboundMessage, ctx: Context) -> Reply:
+    """A one-time sign-in link to the console, the answer's only URL; never into a group."""
+    if msg.is_group:
+        return ctx.reply("console.in_group")
+    token = await console.issue_link(ctx.staff, msg.channel, ctx.services.engine.clock())
+    base = (ctx.services.console_url or "").rstrip("/")
+    return ctx.reply("console.link", url=f"{base}/console/signin/{token}")
 
 
 def _event_id(msg: InboundMessage) -> str:

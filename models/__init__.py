@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.leases",
     "models.recipients",
     "models.access",
+    "models.console",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

@@ -46,6 +46,32 @@ class OrderChange(Model):
         table = "order_changes"
 
 
+class ActionLog(Model):
+    """Every state change made in the staff console or its CLI twin: who did what to what, before → after."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    actor = fields.CharField(max_length=128)  # a staff code, "cli", or "api:<key name>"
+    action = fields.CharField(max_length=64)  # e.g. staff.disable, request.claim, order.edit
+    subject = fields.CharField(max_length=128, db_index=True)  # e.g. staff:S002, order:SO…, request:12
+    before = fields.JSONField(null=True)
+    after = fields.JSONField(null=True)
+
+    class Meta:
+        table = "action_log"
+
+
+async def acted(actor: str, action: str, subject: str, before: dict | None, after: dict | None, *,
+                at: datetime | None = None) -> None:
+    """Record one state change (inside the change's transaction when there is one)."""
+    await ActionLog.create(at=at or utcnow(), actor=actor, action=action, subject=subject,
+                           before=_jsonable(before), after=_jsonable(after))
+
+
+def _jsonable(value: dict | None) -> dict | None:
+    return None if value is None else orjson.loads(orjson.dumps(value, default=str))
+
+
 async def changed(order_no: str, changes: dict[str, tuple[object, object]], *, actor: str | None, source: str,
                   scope: str, at: datetime) -> None:
     """Record an order's field changes (inside the change's transaction)."""

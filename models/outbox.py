@@ -72,6 +72,7 @@ class NoticeHold(Model):
 
 EMAIL_ANSWER = "email_answer"  # a row holding a prepared e-mail answer (threading and all), not facts
 VERIFICATION_CODE = "verification_code"  # a one-time code; the payload keeps it only until the row is done
+CONSOLE_LINK = "console_link"  # a staff member's one-time sign-in link, kept like a code
 DIRECT = "direct"  # the audience of a row for one address only: no quiet hours, no other channel
 COLUMNS = ("event_key", "recipient", "audience", "channel", "address", "kind", "order_no", "payload", "locale",
            "status", "attempts", "next_attempt_at", "created_at")
@@ -255,11 +256,11 @@ async def record(ids: list[int], owner: str, status: str, now: datetime, *, erro
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
         "next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + ?, "
         "digest_of = CASE WHEN id = ? THEN NULL ELSE CAST(? AS BIGINT) END, lease_owner = NULL, lease_until = NULL, "
-        # A one-time code is kept only as long as it may still be sent.
-        "payload = CASE WHEN kind = ? AND ? <> 'pending' THEN '{}' ELSE payload END "
+        # A one-time code or sign-in link is kept only as long as it may still be sent.
+        "payload = CASE WHEN kind IN (?, ?) AND ? <> 'pending' THEN '{}' ELSE payload END "
         f"WHERE id IN ({marks(len(ids))}) AND lease_owner = ?"),
         [status, error, via, status, now, retry_at, 1 if count else 0, lead, lead if len(ids) > 1 else None,
-         VERIFICATION_CODE, status, *ids, owner])
+         VERIFICATION_CODE, CONSOLE_LINK, status, *ids, owner])
 
 
 async def renew(owner: str, until: datetime) -> None:

@@ -18,7 +18,7 @@ from bot.conversation.durations import hours, span
 from bot.conversation.texts import t
 from models.engine import ProgressEngine
 from models.messages import Button, Reply
-from models.outbox import EMAIL_ANSWER, VERIFICATION_CODE
+from models.outbox import CONSOLE_LINK, EMAIL_ANSWER, VERIFICATION_CODE
 
 LINES = 10  # orders listed in a digest across orders or a daily summary; the rest are counted
 ACK_BUTTONS = 3  # an escalation digest's buttons: the first orders' acknowledgements
@@ -46,6 +46,9 @@ class Renderer:
         if kind == VERIFICATION_CODE:
             return Reply(t("verify.mail_body", locale, code=payload["code"], order_no=payload["order_no"]),
                          subject=t("verify.mail_subject", locale, code=payload["code"]))
+        if kind == CONSOLE_LINK:
+            return Reply(t("console.mail_body", locale, name=payload["name"], url=payload["url"]),
+                         subject=t("console.mail_subject", locale))
         lines = self._kinds[kind](payload, locale, audience)
         buttons: tuple[Button, ...] = ()
         if kind in ("exception_opened", "escalated") and payload.get("order_no"):

@@ -181,7 +181,7 @@ ARGS = {  # every command that needs settings, with arguments it would accept
     ("migrate",): [], ("serve",): [], ("staff", "add"): ["--name", "王伟", "--role", "sales"], ("staff", "list"): [],
     ("apikey", "create"): ["--name", "erp"], ("apikey", "list"): [], ("apikey", "revoke"): ["erp"],
     ("order", "show"): ["SO202611210388"], ("event",): ["SO202611210388", "paid"], ("chat",): ["--as", "telegram:1"],
-    ("mailbox",): [], ("audit",): ["SO202611210388"], ("outbox", "list"): [], ("outbox", "replay"): ["--failed"],
+    ("mailbox",): [], ("audit",): ["SO202611210388"], ("outbox", "list"): [], ("outbox", "replay"): ["--failed"], ("console-link",): ["A001"],
 }
 
 

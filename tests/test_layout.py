@@ -64,7 +64,7 @@ def part_of(name: str) -> str:
         return name
     if name.startswith("adapters."):
         return "adapters.<channel>"
-    for part in ("bot.conversation", "bot.api"):
+    for part in ("bot.conversation", "bot.api", "bot.console"):
         if name == part or name.startswith(part + "."):
             return part
     return name.split(".")[0]

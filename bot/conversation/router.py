@@ -44,6 +44,7 @@ class Services:
     sessions: Sessions
     limiter: RateLimiter
     secret_key: str  # keys the code hashes and checks bind tokens
+    console_url: str | None = None  # where the staff console is served (public, else listening, address)
 
 
 @dataclass

@@ -128,6 +128,16 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reopen.ok": {"zh": "已恢复订单 {order_no} 的验证码验证。", "en": "Codes for order {order_no} work again."},
     "reopen.none": {"zh": "订单 {order_no} 的验证码验证没有暂停。", "en": "Codes for order {order_no} had not stopped."},
+    "console.link": {"zh": "订单后台登录链接（5 分钟内有效，只能用一次）：\n{url}",
+                     "en": "Your sign-in link to the order desk (works once, within 5 minutes):\n{url}"},
+    "console.in_group": {"zh": "为了安全，请私聊我发送 /console 获取后台登录链接。",
+                         "en": "For safety, send /console to me in a private chat to get your sign-in link."},
+    "console.mail_subject": {"zh": "订单后台登录链接", "en": "Your sign-in link to the order desk"},
+    "console.mail_body": {
+        "zh": "{name}，您好：\n\n点开下面的链接登录订单后台（5 分钟内有效，只能用一次）：\n\n    {url}\n\n"
+              "如果不是您本人申请的，请忽略本邮件。\n",
+        "en": "Hello {name},\n\nOpen this link to sign in to the order desk (it works once, within 5 minutes):\n\n"
+              "    {url}\n\nIf you did not ask for it, ignore this mail.\n"},
     "verify.mail_subject": {"zh": "订单查询验证码 {code}", "en": "Your order lookup code {code}"},
     "verify.mail_body": {
         "zh": "您好，\n\n有人（可能是您本人）想查看订单 {order_no} 的进度。验证码：\n\n    {code}\n\n"
