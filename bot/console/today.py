@@ -71,13 +71,17 @@ async def _figures(request: web.Request) -> dict:
         wf = engine.workflows.get(workflow)
         return wf.node(key).name(language) if wf is not None and wf.has(key) else key
 
+    # Bars in the order of the longest workflow (the others' nodes are mostly the same ones).
+    ordered = sorted(engine.workflows.workflows.values(), key=lambda w: -len(w.nodes))
+    position = {}
+    for wf in ordered:
+        for n in wf.nodes:
+            position.setdefault(n.key, len(position))
     bars: dict[str, dict] = {}
     for wf_key, node_key, n in figures.per_node:
-        wf = engine.workflows.get(wf_key)
-        order = wf.index(node_key) if wf is not None and wf.has(node_key) else 99
-        bar = bars.setdefault(node_key, {"key": node_key, "name": node_name(wf_key, node_key), "n": 0, "at": order})
+        bar = bars.setdefault(node_key, {"key": node_key, "name": node_name(wf_key, node_key), "n": 0,
+                                         "at": position.get(node_key, len(position))})
         bar["n"] += n
-        bar["at"] = min(bar["at"], order)
     chart = sorted(bars.values(), key=lambda b: (b["at"], b["key"]))
     return {
         "f": figures,

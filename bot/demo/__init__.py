@@ -28,9 +28,12 @@ from bot.demo.data import SHOWCASE_ORDER
 from bot.demo.seed import seed_orders, seed_showcase, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
+from models import console
 from models.orders import Order, OrderException
+from models.people import StaffMember
 
 log = logging.getLogger(__name__)
+DEMO_MANAGER = "M001"  # the demo's manager (bot/demo/seed.py), signed in to the console from the start message
 DEMO_TIMEZONE = "Asia/Shanghai"  # the demo's customers and staff are in China, whatever the machine says
 
 
@@ -46,6 +49,7 @@ class DemoInfo:
     late_order: str | None = None
     late_email: str | None = None  # the late order's customer: where its code is mailed
     move: tuple[str, str] | None = None  # an order and the node it can go to next
+    console_token: str | None = None  # a sign-in link for the demo's manager
 
 
 # ---------------------------------------------------------------- running it
@@ -115,6 +119,9 @@ async def prepare(engine: ProgressEngine, *, n_orders: int, info: DemoInfo) -> N
     info.api_key = new_key()
     await ApiKey.create(name="demo", prefix=info.api_key[:10], key_hash=hash_key(info.api_key))
     info.orders = await Order.all().count()
+    manager = await StaffMember.filter(code=DEMO_MANAGER, active=True).first()
+    if manager is not None:
+        info.console_token = await console.issue_link(manager, "cli", engine.clock())
     info.late_order, info.move = await pick_examples(engine)
     if info.late_order:
         info.late_email = (await (await Order.get(order_no=info.late_order)).customer).email
@@ -150,6 +157,9 @@ def print_instructions(info: DemoInfo, url: str) -> None:
     fate = "kept after exit" if info.kept else "thrown away on exit"
     lines = ["", "演示已启动 — the orderbot demo is running", f"  URL:          {url}",
              f"  Web chat:     {base}/chat",
+             *([f"  Console:      {base}/console/signin/{info.console_token}",
+                f"                (the manager's sign-in link: works once, within 5 minutes;",
+                f"                 `orderbot console-link {DEMO_MANAGER}` prints another)"] if info.console_token else []),
              f"  Demo API key: {info.api_key}",
              f"  Database:     {info.db_file} ({info.orders} orders; {fate})",
              f"  Config:       {info.config} (`orderbot` commands without a config use it;",
