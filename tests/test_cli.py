@@ -182,6 +182,9 @@ ARGS = {  # every command that needs settings, with arguments it would accept
     ("apikey", "create"): ["--name", "erp"], ("apikey", "list"): [], ("apikey", "revoke"): ["erp"],
     ("order", "show"): ["SO202611210388"], ("event",): ["SO202611210388", "paid"], ("chat",): ["--as", "telegram:1"],
     ("mailbox",): [], ("audit",): ["SO202611210388"], ("outbox", "list"): [], ("outbox", "replay"): ["--failed"], ("console-link",): ["A001"],
+    ("staff", "edit"): ["S001", "--name", "王伟"], ("staff", "disable"): ["S001"], ("staff", "enable"): ["S001"],
+    ("staff", "bind"): ["S001", "telegram:1"], ("staff", "unbind"): ["S001", "telegram:1"],
+    ("staff", "reassign"): ["S001", "--to", "S002"],
 }
 
 

@@ -11,6 +11,7 @@ from bot.cli.support import run_with_db, settings_from, table, when
 from models.apikeys import DEFAULT_SCOPES, SCOPES, ApiKey, hash_key, new_key, parse_scopes
 from models.errors import Conflict, NotFound
 from models.inputs import EventData, EventIn
+from models import staffing
 from models.people import Role, StaffMember, add_staff
 from models.schedule import utcnow
 
@@ -58,6 +59,102 @@ def staff_list(ctx: click.Context) -> None:
     data = run_with_db(settings, rows)
     click.echo(table(["code", "name", "role", "department", "identities", ""], data) if data
                else "no staff members yet: orderbot staff add --name NAME --role ROLE")
+
+
+@staff.command("edit")
+@click.argument("code")
+@click.option("--name")
+@click.option("--role", type=click.Choice([r.value for r in Role]))
+@click.option("--department", help="A department; '' clears it.")
+@click.option("--code", "new_code", help="A new staff code (the orders naming the old one follow).")
+@click.option("--email", help="A work e-mail address; '' clears it.")
+@click.option("--locale", type=click.Choice(["zh", "en"]))
+@click.pass_context
+def staff_edit(ctx: click.Context, code: str, **fields: str | None) -> None:
+    """Change a staff member's name, role, department, code, e-mail or language."""
+    settings = settings_from(ctx)
+    changes = {("code" if k == "new_code" else k): v for k, v in fields.items() if v is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give --name, --role, --department, --code, --email or --locale")
+    m = run_with_db(settings, lambda: staffing.edit(code, changes, actor="cli", now=utcnow()))
+    click.echo(f"{m.code} {m.name} ({m.role.value}{', ' + m.department if m.department else ''}) updated")
+
+
+def _holdings_text(code: str, settings) -> str:
+    engine = build_engine(settings)
+    under_way = {wf.key: [n.key for n in wf.nodes[: wf.done_index]] for wf in engine.workflows.workflows.values()}
+
+    async def lines() -> list[str]:
+        held = await staffing.holdings(code, under_way)
+        out = []
+        if held.orders:
+            out.append(f"orders under way they own ({len(held.orders)}), to hand on with "
+                       f"`orderbot staff reassign {code.upper()} --to CODE`:")
+            out += [f"  {o.order_no}  {o.current_node}  promised {o.promised_date or '-'}" for o in held.orders[:50]]
+            if len(held.orders) > 50:
+                out.append(f"  … and {len(held.orders) - 50} more")
+        if held.exceptions:
+            out.append(f"unresolved exceptions on those orders: {len(held.exceptions)}")
+        if held.requests:
+            out.append(f"customer requests assigned to them: {len(held.requests)}")
+        return out or ["they own no order under way and no open request"]
+
+    return "\n".join(run_with_db(settings, lines))
+
+
+@staff.command("disable")
+@click.argument("code")
+@click.pass_context
+def staff_disable(ctx: click.Context, code: str) -> None:
+    """Disable a staff member: their chat commands, console sessions and pushes stop at once."""
+    settings = settings_from(ctx)
+    m = run_with_db(settings, lambda: staffing.set_active(code, False, actor="cli", now=utcnow()))
+    click.echo(f"{m.code} {m.name} disabled")
+    click.echo(_holdings_text(m.code, settings))
+
+
+@staff.command("enable")
+@click.argument("code")
+@click.pass_context
+def staff_enable(ctx: click.Context, code: str) -> None:
+    """Enable a disabled staff member again."""
+    settings = settings_from(ctx)
+    m = run_with_db(settings, lambda: staffing.set_active(code, True, actor="cli", now=utcnow()))
+    click.echo(f"{m.code} {m.name} enabled")
+
+
+@staff.command("bind")
+@click.argument("code")
+@click.argument("identity", metavar="CHANNEL:ID")
+@click.pass_context
+def staff_bind(ctx: click.Context, code: str, identity: str) -> None:
+    """Bind a chat identity (telegram:1001, wechat:OPENID, email:ADDR...) to a staff member."""
+    settings = settings_from(ctx)
+    run_with_db(settings, lambda: staffing.bind(code, identity, actor="cli", now=utcnow()))
+    click.echo(f"{identity.strip()} bound to {code.strip().upper()}")
+
+
+@staff.command("unbind")
+@click.argument("code")
+@click.argument("identity", metavar="CHANNEL:ID")
+@click.pass_context
+def staff_unbind(ctx: click.Context, code: str, identity: str) -> None:
+    """Unbind a chat identity from a staff member (it is a stranger to the bot afterwards)."""
+    settings = settings_from(ctx)
+    run_with_db(settings, lambda: staffing.unbind(code, identity, actor="cli", now=utcnow()))
+    click.echo(f"{identity.strip()} unbound from {code.strip().upper()}")
+
+
+@staff.command("reassign")
+@click.argument("code")
+@click.option("--to", "to", required=True, help="The staff code who takes the orders over.")
+@click.pass_context
+def staff_reassign(ctx: click.Context, code: str, to: str) -> None:
+    """Hand every order a sales member owns, and their open requests, to another member."""
+    settings = settings_from(ctx)
+    engine = build_engine(settings)
+    n = run_with_db(settings, lambda: staffing.reassign(engine, code, to, actor="cli", source="cli"))
+    click.echo(f"{n} order(s) handed from {code.strip().upper()} to {to.strip().upper()}")
 
 
 # ---------------------------------------------------------------- API keys
