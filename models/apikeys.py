@@ -53,3 +53,23 @@ class ApiKey(Model):
 
     class Meta:
         table = "api_keys"
+
+
+async def create(name: str, scopes: tuple[str, ...]) -> tuple[str, ApiKey]:
+    """A new key with these scopes: (the key, shown only now; its row)."""
+    key = new_key()
+    row = await ApiKey.create(name=name.strip(), prefix=key[:10], key_hash=hash_key(key), scopes=" ".join(scopes))
+    return key, row
+
+
+async def listed() -> list[ApiKey]:
+    return await ApiKey.all().order_by("-id")
+
+
+async def revoke(key_id: int, now) -> ApiKey | None:
+    """Revoke one active key by id; None when there is none such."""
+    row = await ApiKey.filter(id=key_id, revoked_at__isnull=True).first()
+    if row is not None:
+        row.revoked_at = now
+        await row.save()
+    return row

@@ -35,7 +35,7 @@ async def member(code: str) -> StaffMember:
     return found
 
 
-def _clean(changes: dict[str, object]) -> dict[str, object]:
+def clean(changes: dict[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in changes.items():
         if key not in EDITABLE:
@@ -68,7 +68,7 @@ def _clean(changes: dict[str, object]) -> dict[str, object]:
 
 async def edit(code: str, changes: dict[str, object], *, actor: str, now: datetime) -> StaffMember:
     """Change a member's fields; a new code is carried to the orders and requests that name the old one."""
-    wanted = _clean(changes)
+    wanted = clean(changes)
     async with in_transaction():
         m = await member(code)
         before = _snapshot(m)
