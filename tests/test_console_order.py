@@ -207,7 +207,7 @@ async def test_advancing_in_the_browser_tells_the_customer(desk: Desk, engine):
         told = await Outbox.filter(order_no=NO, kind="node_entered", audience="customer")
         customer = (await Order.get(order_no=NO)).customer_id
         assert [r.recipient for r in told] == [f"customer:{customer}"]
-        row = page.locator("table.notices tr[data-kind=node_entered][data-audience=customer]")
+        row = page.locator(".notices li[data-kind=node_entered][data-audience=customer]")
         assert await row.count() == 1 and "张三" in await row.inner_text() and "Telegram" in await row.inner_text()
         await shoot(page, "console-order-advanced")
         english = await context.new_page()

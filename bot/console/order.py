@@ -115,6 +115,12 @@ async def _view(request: web.Request, order: Order, *, flash: str | None = None,
     c, member, language = console(request), request["staff"], lang(request)
     engine, at = c.engine, now(request)
     allowed = fields_for(staff_audience(member))
+    shown = ["order_no", "status", "progress", "eta", "promised_date", "exceptions", "history"]
+    shown += [f for f in ("phone", "email", "address") if f in allowed]
+    shown += sorted(allowed & COMMERCIAL)
+    if record:
+        await audit.shown("console", None, order.order_no, shown, actor_kind="staff", actor_id=member.code,
+                          verified_by="staff")
     file = await orderdesk.order_file(order, commercial=bool(allowed & COMMERCIAL))
     wf = engine.workflows.get(order.workflow)
     open_exc = [x for x in file.exceptions if x.status != "resolved"]
@@ -142,13 +148,6 @@ async def _view(request: web.Request, order: Order, *, flash: str | None = None,
 
     money = file.commercial
     profit = money.amount - money.cost if money and money.amount is not None and money.cost is not None else None
-    shown = ["order_no", "status", "progress", "eta", "promised_date", "exceptions", "history"]
-    shown += [f for f in ("phone", "email", "address") if f in allowed]
-    if money is not None:
-        shown += sorted(allowed & COMMERCIAL)
-    if record:
-        await audit.shown("console", None, order.order_no, shown, actor_kind="staff", actor_id=member.code,
-                          verified_by="staff")
     delivered = wf is not None and here >= wf.done_index
     return {
         "o": order, "file": file, "wf": wf, "language": language,
