@@ -307,12 +307,12 @@ class ProgressEngine:
         if wf is None:
             return [], []
         state = order if isinstance(order, OrderState) else OrderState.of(order)
-        forward, back = [], []
+        forward, back, why = [], [], "trying"  # a rework's reason only has to be there
         for node in wf.nodes:
             for rework, into in ((False, forward), (True, back)):
                 try:
                     kind, _ = self._transition(wf, state, EventIn(event_id="moves", node=node.key, rework=rework,
-                                                                  reason="moves" if rework else None))
+                                                                  reason=why if rework else None))
                 except WorkflowViolation:
                     continue
                 if kind != "update":

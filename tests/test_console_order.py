@@ -320,3 +320,23 @@ async def test_html_in_every_free_text_field_is_shown_as_text(desk: Desk, engine
         assert dialogs == []
         await shoot(page, "console-order-html-as-text")
         await context.close()
+
+
+async def test_a_contact_change_reaches_the_customers_other_orders_only_when_asked(desk: Desk, engine):
+    await order(engine, NO)
+    await order(engine, OTHER)
+    manager = await desk.member("李经理", "manager", "M001")
+    session = await desk.client(manager)
+    token = await desk.csrf(session, page_of())
+    form = {"csrf": token, "promised_date": "2030-01-31", "sales_owner": "", "customer_name": "张三",
+            "customer_phone": "13700000000", "customer_email": "zhang@buyer.example", "ship_to": "同上"}
+    async with session.post(desk.base + page_of() + "/edit", data=form) as r:
+        assert r.status == 200
+    this, other = await Order.get(order_no=NO), await Order.get(order_no=OTHER)
+    assert this.customer_id != other.customer_id  # this order got a record of its own
+    assert (await Customer.get(id=other.customer_id)).phone == "13812345678"
+    async with session.post(desk.base + page_of(OTHER) + "/edit", data={**form, "apply_to_customer": "1"}) as r:
+        assert r.status == 200
+    assert (await Customer.get(id=(await Order.get(order_no=OTHER)).customer_id)).phone == "13700000000"
+    changed = await OrderChange.filter(order_no=OTHER, field="customer.phone").first()
+    assert changed.scope == "customer"

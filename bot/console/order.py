@@ -309,6 +309,7 @@ def _patch(form, member: StaffMember, allowed: frozenset[str]) -> dict[str, Any]
             body["customer"][name] = _text(form, f"customer_{name}", 254)
     if "address" in allowed:
         body["ship_to"] = _text(form, "ship_to", 1000)
+    body["apply_to_customer"] = form.get("apply_to_customer") == "1"
     return body
 
 

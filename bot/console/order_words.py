@@ -77,6 +77,8 @@ add({
     "order.edit": {"zh": "修改", "en": "Edit"},
     "order.save": {"zh": "保存修改", "en": "Save changes"},
     "order.cancel": {"zh": "取消", "en": "Cancel"},
+    "order.apply_to_customer": {"zh": "联系方式也改到这位客户的其他订单上（否则只改这张订单）",
+                                "en": "Change the contact on this customer's other orders too (else on this order only)"},
     "order.edit_hint": {"zh": "每次修改都会记录修改人和时间。", "en": "Every change is kept with who made it and when."},
     "order.bad_field": {"zh": "「{field}」填写有误，请检查。", "en": "{field} is not right; please check it."},
     "order.no_such_owner": {"zh": "没有在职员工 {code}。", "en": "No active staff member {code}."},
