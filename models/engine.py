@@ -300,6 +300,25 @@ class ProgressEngine:
         return moved, Change(kind, moved, event.at, event.actor, event.source, event=event,
                              previous_node=order.current_node, previous_eta=order.eta)
 
+    def moves(self, order: Order | OrderState) -> tuple[list[Node], list[Node]]:
+        """The nodes ``order`` may go forward to (the next, or past skippable ones) and back to (rework),
+        by the very rules ``apply_event`` enforces; both empty when its workflow or node is gone."""
+        wf = self.workflows.get(order.workflow)
+        if wf is None:
+            return [], []
+        state = order if isinstance(order, OrderState) else OrderState.of(order)
+        forward, back, why = [], [], "trying"  # a rework's reason only has to be there
+        for node in wf.nodes:
+            for rework, into in ((False, forward), (True, back)):
+                try:
+                    kind, _ = self._transition(wf, state, EventIn(event_id="moves", node=node.key, rework=rework,
+                                                                  reason=why if rework else None))
+                except WorkflowViolation:
+                    continue
+                if kind != "update":
+                    into.append(node)
+        return forward, back
+
     @staticmethod
     def _transition(wf: Workflow, order: OrderState, ev: EventIn) -> tuple[str, list[str]]:
         """The kind of move (advance, rework, update) and the nodes it skips; or a violation."""
