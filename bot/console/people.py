@@ -90,12 +90,6 @@ add({
     "keys.err.name": {"zh": "请写明这个密钥给谁用（最多 100 字）。", "en": "Say who uses the key (100 characters at most)."},
     "keys.err.scopes": {"zh": "请至少选一项权限。", "en": "Pick at least one scope."},
     "keys.done.revoked": {"zh": "密钥已吊销，几秒内在所有进程生效。", "en": "The key is revoked; every process refuses it within seconds."},
-    "channel.telegram": {"zh": "Telegram", "en": "Telegram"},
-    "channel.wechat": {"zh": "微信公众号", "en": "WeChat"},
-    "channel.email": {"zh": "邮箱", "en": "E-mail"},
-    "channel.wecom": {"zh": "企业微信", "en": "WeCom"},
-    "channel.dingtalk": {"zh": "钉钉", "en": "DingTalk"},
-    "channel.web": {"zh": "网页聊天", "en": "Web chat"},
 })
 
 
