@@ -2,7 +2,8 @@
 the customer writes goes into the request's thread for them, and the bot keeps quiet.
 
 Registered first, so that no lookup or code check answers in the person's place; slash
-commands still reach the bot (they are asked of it by name). The first message after the
+commands still reach the bot (they are asked of it by name), and so does e-mail whose sender no
+server vouched for. The first message after the
 person took over gets one short line saying who has it; the rest get nothing from the bot.
 The person hears of each message through the outbox (``models.requests.from_customer``).
 """
@@ -17,7 +18,8 @@ NOTED = "handover_noted"  # the request whose person the chat was last told has 
 
 
 def _customer_words(ctx: Context) -> bool:
-    return ctx.staff is None and not ctx.msg.is_group and ctx.command is None
+    # Mail nobody vouched for may not be the customer's: it is not put before the person as theirs.
+    return ctx.staff is None and not ctx.msg.is_group and ctx.command is None and ctx.msg.authenticated
 
 
 @router.when(_customer_words)

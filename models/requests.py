@@ -10,11 +10,13 @@ same transaction as the change, with keys that make each go out once.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.functions import Max
 from tortoise.models import Model
 
@@ -90,8 +92,9 @@ async def record(order: Order, kind: str, text: str, reply_to: Target, owner: St
     customer = await order.customer
     async with transaction():
         req = await CustomerRequest.create(order=order, kind=kind, text=text, channel=reply_to.channel,
-                                           address=reply_to.address, assigned_to=owner.code if owner else None)
-        await RequestMessage.create(request=req, at=now or req.created_at, direction=IN, author=CUSTOMER, text=text)
+                                           address=reply_to.address, assigned_to=owner.code if owner else None,
+                                           created_at=now)  # None: the database's clock
+        await RequestMessage.create(request=req, at=req.created_at, direction=IN, author=CUSTOMER, text=text)
         if owner is not None:
             await enqueue(f"request:{req.id}", "customer_request", [recipient],
                           {"order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text,
@@ -111,14 +114,15 @@ class Listed:
     last_at: datetime  # its last message's time (the request's, before any)
 
 
-async def listing(*, status: str | None = None, claimed_by: str | None = None, owner: str | None = None,
+async def listing(*, statuses: Sequence[str] = (), mine: str | None = None, owner: str | None = None,
                   limit: int = 100) -> list[Listed]:
-    """Requests newest first: of one status, claimed by one staff code, on orders of one sales owner."""
+    """Requests newest first: of these statuses, ``mine`` (claimed by, or handed to, that staff code),
+    on orders of one sales owner."""
     qs = CustomerRequest.all()
-    if status:
-        qs = qs.filter(status=status)
-    if claimed_by:
-        qs = qs.filter(claimed_by=claimed_by)
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    if mine:
+        qs = qs.filter(Q(claimed_by=mine) | Q(claimed_by=None, assigned_to=mine))
     if owner:
         qs = qs.filter(order__sales_owner=owner)
     found = await qs.order_by("-created_at", "-id").limit(limit).prefetch_related("order__customer")
