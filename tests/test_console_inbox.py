@@ -116,3 +116,15 @@ async def test_posts_need_the_csrf_token_and_a_second_claimer_is_told_who_has_it
             assert r.status == 404, path
     async with mine.get(f"{desk.base}/console/inbox?status=nonsense&mine=1") as r:
         assert r.status == 200 and NO in await r.text(), "an unknown filter shows the open ones; it is 王芳's"
+
+
+async def test_the_inbox_reads_in_english_too(h: Notices, desk: Desk):
+    await wang(desk)
+    _, req = await rushed(h, f"Could you please rush {NO}?")
+    boss = await desk.client(await desk.member("Li Jing", "manager", "M001"))
+    async with boss.get(f"{desk.base}/console/inbox?lang=en") as r:
+        page = await r.text()
+        assert all(w in page for w in ("Inbox", "Waiting", "rush", "via Telegram", "张三")), page
+    async with boss.get(f"{desk.base}/console/inbox/{req.id}") as r:
+        page = await r.text()
+        assert "Take this conversation" in page and "Could you please rush" in page

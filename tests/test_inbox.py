@@ -11,7 +11,7 @@ from models.outbox import Outbox
 from models.people import add_staff
 from models.requests import CustomerRequest, RequestMessage
 from tests.kit.fakes import Flow
-from tests.kit.notices import CHAT, NO, Notices, texts
+from tests.kit.notices import CHAT, EMAIL, NO, Notices, texts
 
 STAFF_CHAT = 2002
 
@@ -123,3 +123,31 @@ async def test_closing_refused_to_a_colleague_and_replies_refused_on_a_closed_th
     assert refused is not None and refused.reason == "closed"
     refused, _ = await requests.reply(req.id, wang, "   ", h.clock())
     assert refused is not None and refused.reason == "empty"
+
+
+async def test_a_customer_who_wrote_by_mail_is_answered_by_mail(h: Notices):
+    wang, _ = await staff(h)
+    customer = await h.order(NO, at="stocking", sales_owner="S002")
+    await h.bind(customer, "email", EMAIL)
+    flow = Flow(h.bot.conversation, h.sender, channel="email", sender=EMAIL)
+    assert "王芳" in await flow.say(f"{NO} 请尽快发货，催一下")
+    [req] = await CustomerRequest.all()
+    assert (req.channel, req.address) == ("email", EMAIL)
+    await requests.reply(req.id, wang, "明天发出。", h.clock())
+    await h.deliver()
+    bodies = [m.get_body(preferencelist=("plain",)).get_content() for m in h.mail.to(EMAIL)]
+    assert any("客服 王芳 已接手" in b for b in bodies) and any("客服 王芳：明天发出。" in b for b in bodies), bodies
+    assert texts(h) == [], "nothing went to the customer's Telegram chat"
+
+
+async def test_mail_nobody_vouched_for_does_not_land_in_the_thread(h: Notices):
+    wang, _ = await staff(h)
+    customer = await h.order(NO, at="stocking", sales_owner="S002")
+    await h.bind(customer, "email", EMAIL)
+    flow = Flow(h.bot.conversation, h.sender, channel="email", sender=EMAIL)
+    await flow.say(f"{NO} 催一下")
+    [req] = await CustomerRequest.all()
+    await requests.claim(req.id, wang, h.clock())
+    forged = Flow(h.bot.conversation, h.sender, channel="email", sender=EMAIL, authenticated=False)
+    await forged.say("请把货改发到另一个地址")
+    assert await RequestMessage.filter(request_id=req.id).count() == 1
