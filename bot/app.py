@@ -33,7 +33,7 @@ from bot.conversation.router import Conversation, Services
 from bot.conversation.sessions import Sessions
 from bot.conversation.texts import t
 from bot.db import database, ensure_schema
-from handlers import basics, customer_requests, staff, subscriptions, tracking, verification
+from handlers import basics, customer_requests, handover, staff, subscriptions, tracking, verification
 from models import access, sql
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
@@ -62,6 +62,7 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
         secret_key=settings.security.secret_key.get_secret_value(), console_url=console_url(settings),
     )
     return Conversation(services, [
+        handover.router,  # a chat a person has taken: its words are theirs to answer, not a lookup
         verification.router,  # /start, codes, logout: before anything reads the text as a lookup
         basics.router,
         staff.router,

@@ -87,6 +87,6 @@ async def staff_lookup(ctx: Context, ref: str) -> Reply:
 async def record_request(ctx: Context, order: Order, kind: str, text: str) -> str:
     """Record a customer's request against ``order``, hand it to its owner; the sentence to tell them."""
     owner = await owner_of(order, ctx.services.engine.department_of(order))
-    await requests.record(order, kind, text, ctx.msg.reply_target, owner)
+    await requests.record(order, kind, text, ctx.msg.reply_target, owner, ctx.services.engine.clock())
     who = owner.name if owner else ctx.t("request.owner.team")
     return ctx.t("request.recorded", kind=ctx.t(f"request.kind.{kind}"), order_no=order.order_no, owner=who)

@@ -21,6 +21,8 @@ from models.messages import Button, Reply
 from models.outbox import CONSOLE_LINK, EMAIL_ANSWER, VERIFICATION_CODE
 
 LINES = 10  # orders listed in a digest across orders or a daily summary; the rest are counted
+HANDOVER = {"request_claimed": "handover.claimed", "request_reply": "handover.reply",
+            "request_closed": "handover.closed"}  # a request's notices to the customer's chat, by their text
 ACK_BUTTONS = 3  # an escalation digest's buttons: the first orders' acknowledgements
 
 
@@ -34,7 +36,8 @@ class Renderer:
             "overdue": self._overdue, "exception_opened": self._exception, "exception_resolved": self._exception,
             "escalated": self._escalated, "customer_request": self._request,
             "verification_locked": self._locked, "verification_stopped": self._stopped,
-            "daily_summary": self._summary,
+            "daily_summary": self._summary, "request_message": self._from_customer,
+            **{kind: self._handover(key) for kind, key in HANDOVER.items()},
         }
         self._lines: dict[str, Callable[[dict[str, Any], str], str]] = {
             "late": self._late_line, "overdue": self._overdue_line, "escalated": self._escalated_line,
@@ -171,6 +174,16 @@ class Renderer:
     def _request(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.customer_request", locale, customer=p.get("customer", ""), order_no=p["order_no"],
                   kind=t(f"request.kind.{p['kind']}", locale), text=p.get("text", ""))]
+
+    @staticmethod
+    def _handover(key: str) -> Callable[[dict[str, Any], str, str], list[str]]:
+        """To the customer: a person took the conversation, what they wrote, that it is the bot's again."""
+        return lambda p, locale, audience: [t(key, locale, staff=p["staff"], order_no=p["order_no"],
+                                              text=p.get("text", ""))]
+
+    def _from_customer(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
+        return [t("notice.request_message", locale, customer=p.get("customer", ""), order_no=p["order_no"],
+                  text=p["text"])]
 
     def _stopped(self, p: dict[str, Any], locale: str, audience: str) -> list[str]:
         return [t("notice.verification_stopped", locale, channel=p["channel"], order_no=p["order_no"],

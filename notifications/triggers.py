@@ -26,7 +26,9 @@ from models.recipients import (CUSTOMER, Answerers, Person, Recipient, Sub, peop
 from models.sql import Connection
 from notifications.config import NotificationSettings
 
-DIGESTED = frozenset({"node_entered", "eta_changed", "late"})  # may wait digest_seconds for company
+# May wait digest_seconds for company; a customer's messages to a person in a thread go out at once
+# but join the same message when several are pending together.
+DIGESTED = frozenset({"node_entered", "eta_changed", "late", "request_message"})
 # Staff notices of these kinds to one person go out at most once per staff_digest_minutes, the rest
 # together in the next message; exceptions opened and customers' requests go at once.
 ROUNDUP = frozenset({"late", "overdue", "escalated"})

@@ -3,7 +3,8 @@
 Handlers register on a ``Router`` (one per module in ``handlers/``) for slash commands,
 intents or a predicate; the application includes the routers in order and the first
 route that matches and whose permissions fit wins. A handler returns a ``Reply`` (or
-None to let the next route try); it does not raise to finish a conversation.
+None to let the next route try, ``SILENT`` when it took the message and nothing is said); it does
+not raise to finish a conversation.
 """
 from __future__ import annotations
 
@@ -80,6 +81,8 @@ class Context:
 
 
 Handler = Callable[[InboundMessage, Context], Awaitable[Reply | None]]
+# A handler's answer when the message is taken care of and the bot says nothing (a person answers it).
+SILENT = Reply("")
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ class Conversation:
                     if route.matches(ctx):
                         reply = await route.handler(msg, ctx)
                         if reply is not None:
-                            replies = [reply]
+                            replies = [] if reply is SILENT else [reply]
                             break
         except SessionBusy:
             log.warning("conversation %s stayed busy; message dropped", msg.session_key)

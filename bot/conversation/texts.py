@@ -186,6 +186,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "request.kind.after_sales": {"zh": "售后", "en": "after-sales"},
     "request.kind.human_agent": {"zh": "人工客服", "en": "talk-to-a-person"},
     "request.owner.team": {"zh": "我们的同事", "en": "our team"},
+    # ------------------------------------------------------------ a person has the conversation
+    "handover.claimed": {
+        "zh": "客服 {staff} 已接手您关于订单 {order_no} 的对话，您接下来发的消息会直接转给 {staff}。",
+        "en": "{staff} from our team has taken over your conversation about order {order_no}. What you write "
+              "next goes straight to {staff}.",
+    },
+    "handover.reply": {"zh": "客服 {staff}：{text}", "en": "{staff} (our team): {text}"},
+    "handover.closed": {
+        "zh": "客服 {staff} 已结束关于订单 {order_no} 的对话，对话已交回订单助手。您可以随时发订单号查询进度。",
+        "en": "{staff} has finished the conversation about order {order_no}; you are talking to the order "
+              "assistant again. Send an order number any time to see where it is.",
+    },
+    "handover.passed": {
+        "zh": "已转给客服 {name}，请在这里等候回复。", "en": "Passed on to {name}, who will answer you here.",
+    },
     # ------------------------------------------------------------ subscriptions
     "sub.order": {
         "zh": "已订阅订单 {order_no}：有进展时通知您。", "en": "Subscribed: I'll tell you when {order_no} moves on.",
@@ -396,6 +411,9 @@ TEXTS: dict[str, dict[str, str]] = {
               "for {waited}",
     },
     "notice.note": {"zh": "备注：{note}", "en": "Note: {note}"},
+    "notice.request_message": {
+        "zh": "💬 客户 {customer}（订单 {order_no}）：{text}", "en": "💬 {customer} (order {order_no}): {text}",
+    },
     "notice.customer_request": {
         "zh": "📨 客户 {customer} 就订单 {order_no} 提出{kind}：{text}",
         "en": "📨 {customer} asks for a {kind} on order {order_no}: {text}",
