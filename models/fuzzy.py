@@ -36,22 +36,24 @@ def fold(text: str) -> str:
 def close_names(typed: str, names: Iterable[tuple[int, str]], limit: int) -> list[tuple[int, float]]:
     """The ids of the names (``(id, name)`` pairs) closest to ``typed``, best first, at most ``limit``.
 
-    A name is compared whole and word by word, so "Zhang Wie" finds "Zhang Wei Trading".
+    A name is compared whole and by runs of as many words as were typed, so "Zhang Wie" finds
+    "Zhang Wei Trading".
     """
     want = fold(typed)
     cutoff = name_cutoff(len(want))
     if cutoff > 100:
         return []
+    span = want.count(" ") + 1
     keys: list[int] = []
     texts: list[str] = []
     for cid, name in names:
         folded = fold(name)
         keys.append(cid)
         texts.append(folded)
-        if " " in folded and " " not in want:
-            for part in folded.split(" "):
-                keys.append(cid)
-                texts.append(part)
+        words = folded.split(" ")
+        for i in range(len(words) - span + 1 if len(words) > span else 0):  # as many words as were typed
+            keys.append(cid)
+            texts.append(" ".join(words[i:i + span]))
     best: dict[int, float] = {}
     for _, score, i in process.extract(want, texts, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
         cid = keys[i]

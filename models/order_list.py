@@ -231,6 +231,11 @@ async def export_rows(workflows: WorkflowSet, member: StaffMember, f: OrderFilte
     return listed
 
 
+async def sales_owners() -> list[tuple[str, str]]:
+    """The sales members an order list may be narrowed to, as (code, name), by name."""
+    return list(await StaffMember.filter(role=Role.SALES).order_by("name", "code").values_list("code", "name"))
+
+
 def is_late(workflows: WorkflowSet, order: Order, today: date) -> bool:
     """Past its promised date and not yet at its workflow's done node (as ``queries.late`` asks)."""
     wf = workflows.get(order.workflow)

@@ -15,13 +15,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import signin, today
+from bot.console import orders, signin, today
 from bot.console.common import CONSOLE, Console, not_found, plain
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
-PAGES = [signin, today]
+PAGES = [signin, today, orders]
 YEAR = 365 * 24 * 3600
 
 # Inline scripts are never needed (charts read their data from attributes), so none may run.
