@@ -173,19 +173,22 @@ async def test_without_a_session_nothing_is_listed_or_downloaded(desk: Desk, ord
 @needs_browser
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 async def test_in_the_browser_find_by_a_misspelt_name_filter_page_and_download(desk: Desk, orders, size: str):
+    from playwright.async_api import expect
+
     manager = await desk.member("李经理", "manager", "M001")
     async with open_browser() as browser:
         context = await new_context(browser, size)
         page = await sign_in(context, desk, manager)
         dialogs = []
         page.on("dialog", lambda d: dialogs.append(d.message))
+        rows = page.locator("table.orders tbody tr")
         await page.goto(f"{desk.base}/console/orders")
-        assert await page.locator("table.orders tbody tr").count() == 50
+        await expect(rows).to_have_count(50)
         if size == "desktop":
             await shoot(page, "console-orders")
         await page.fill("input[name=q]", "王小明")
         await page.wait_for_url("**q=*")
-        await page.wait_for_function("document.querySelectorAll('table.orders tbody tr').length === 1")
+        await expect(rows).to_have_count(1)
         assert await page.locator("table.orders tbody tr").first.locator("a").inner_text() == WANG
         assert "q=%E7%8E%8B%E5%B0%8F%E6%98%8E" in page.url  # shareable: the search is in the address
         if size == "desktop":
@@ -198,11 +201,11 @@ async def test_in_the_browser_find_by_a_misspelt_name_filter_page_and_download(d
         await page.fill("input[name=q]", "")
         await page.check("input[name=late]")
         await page.wait_for_url("**late=1*")
-        await page.wait_for_function("document.querySelectorAll('table.orders tbody tr').length === 1")
+        await expect(rows).to_have_count(1)
         assert LATE in await page.locator("table.orders").inner_text()
         await page.uncheck("input[name=late]")
         await page.select_option("select[name=owner]", "S001")
-        await page.wait_for_function("document.querySelectorAll('table.orders tbody tr').length === 3")
+        await expect(rows).to_have_count(3)
         cell = page.locator("td.who", has_text="<script>")
         assert await cell.inner_text() == "<script>alert(1)</script>" and not dialogs
         if size == "desktop":
@@ -210,7 +213,7 @@ async def test_in_the_browser_find_by_a_misspelt_name_filter_page_and_download(d
         await page.goto(f"{desk.base}/console/orders")
         await page.click("a[rel=next]")
         await page.wait_for_url("**page=2*")
-        await page.wait_for_function("document.querySelectorAll('table.orders tbody tr').length === 9")
+        await expect(rows).to_have_count(9)
         await page.goto(f"{desk.base}/console/orders?promised_from=2026-13-40")
         assert "筛选条件有误" in await page.locator(".flash.bad").inner_text()
         if size == "desktop":
