@@ -218,4 +218,9 @@ async def test_in_the_browser_find_by_a_misspelt_name_filter_page_and_download(d
         assert "筛选条件有误" in await page.locator(".flash.bad").inner_text()
         if size == "desktop":
             await shoot(page, "console-orders-bad-filter")
+        await page.goto(f"{desk.base}/console/orders?owner=S001&lang=en")
+        await expect(page.locator("table.orders th").first).to_have_text("Order no.")
+        await expect(page.locator("td", has_text="Production")).to_have_count(1)  # nodes by name, in English
+        if size == "desktop":
+            await shoot(page, "console-orders-en")
         await context.close()

@@ -71,7 +71,7 @@ add({
     "orders.col.exceptions": {"zh": "未解决异常", "en": "Open exceptions"},
     "orders.col.late": {"zh": "逾期", "en": "Late"},
     "orders.late_tag": {"zh": "已逾期", "en": "Late"},
-    "orders.exc_tag": {"zh": "{n} 个异常", "en": "{n} exceptions"},
+    "orders.exc_tag": {"zh": "{n} 个异常", "en": "exceptions: {n}"},
     "orders.yes": {"zh": "是", "en": "yes"},
     "orders.capped": {"zh": "共 {total} 张订单，只导出了前 {cap} 张；请缩小筛选范围。",
                       "en": "{total} orders matched; only the first {cap} are in this file. Narrow the filters."},
