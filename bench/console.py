@@ -182,7 +182,8 @@ async def main(args: argparse.Namespace) -> int:
                 return call
             print(f"\nwhole HTTP answer, signed in (median of {args.runs}):")
             for label, path in (("GET /console/orders", "/console/orders"),
-                                ("GET /console/orders?q=<misspelt name>", "/console/orders?q=" + misspelt(probe["name"])),
+                                ("GET /console/orders?q=<misspelt name>",
+                                 "/console/orders?q=" + misspelt(probe["name"])),
                                 ("GET /console/", "/console/")):
                 ms, _ = await median_ms(args.runs, get(path))
                 if path == "/console/":

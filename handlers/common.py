@@ -4,13 +4,12 @@ from __future__ import annotations
 from bot.conversation.cards import order_card
 from bot.conversation.policy import Audience, audience, staff_may_see
 from bot.conversation.router import Context
-from models import access, audit, fuzzy, orders, requests
+from models import access, audit, fuzzy, orders, queries, requests
 from models.messages import Button, Reply
 from models.orders import Order
-from models.people import Role, StaffMember
+from models.people import StaffMember
 from models.recipients import owner_of
 
-FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
 
 
 async def find_order(ctx: Context, ref: str) -> Order | None:
@@ -60,10 +59,7 @@ def suggest(ref: str, numbers: list[str]) -> str | None:
 
 
 async def staff_visible_numbers(member: StaffMember) -> list[str]:
-    qs = Order.all()
-    if member.role == Role.SALES:
-        qs = qs.filter(sales_owner=member.code)
-    return list(await qs.order_by("-id").limit(FUZZY_POOL).values_list("order_no", flat=True))
+    return await queries.visible_numbers(member)
 
 
 async def staff_lookup(ctx: Context, ref: str) -> Reply:

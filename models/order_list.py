@@ -23,7 +23,7 @@ from models.numbers import normalize_order_no
 from models.orders import Order, OrderException
 from models.people import Customer, Role, StaffMember
 from models.queries import (PHONE_LIKE, UNRESOLVED, OrderSearch, late, node_condition, phone_digits, phone_digits_sql,
-                            searched, text_matches, visible_to)
+                            searched, text_matches, visible_numbers, visible_to)
 from models.sql import current, execute
 from models.workflows import WorkflowSet
 
@@ -33,7 +33,6 @@ PAGE_SIZE = 50
 EXPORT_CAP = 10_000  # rows in one download; the file says so when more matched
 NAME_HITS = 200  # customers a name typo may stand for
 HOLDING_CAP = 5_000  # customers listed for the order statements; past it they read the customers themselves
-NUMBER_POOL = 20_000  # the newest orders a mistyped number is sought among (as in the chat)
 MAX_GRAMS = 12
 _NOT_A_NAME = re.compile(r"[0-9@]")  # numbers, phones and addresses are not guessed at as names
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -191,9 +190,7 @@ async def _guess(member: StaffMember, f: OrderFilter) -> str | None:
     number = normalize_order_no(f.q or "")
     if len(number) < 6 or not number.isalnum():
         return None
-    numbers = await Order.filter(visible_to(member)).order_by("-id").limit(NUMBER_POOL) \
-        .values_list("order_no", flat=True)
-    return fuzzy.closest(number, list(numbers))
+    return fuzzy.closest(number, await visible_numbers(member))
 
 
 async def _counts(orders: list[Order]) -> dict[int, int]:

@@ -163,6 +163,14 @@ def visible_to(member: StaffMember) -> Q:
     return Q()
 
 
+NUMBER_POOL = 20_000  # the newest orders a mistyped number is sought among (chat and console alike)
+
+
+async def visible_numbers(member: StaffMember, pool: int = NUMBER_POOL) -> list[str]:
+    """The numbers of the newest ``pool`` orders ``member`` may see: where a "did you mean" looks."""
+    return list(await Order.filter(visible_to(member)).order_by("-id").limit(pool).values_list("order_no", flat=True))
+
+
 async def late_in_scope(workflows: WorkflowSet, today: date, member: StaffMember, limit: int, offset: int = 0
                         ) -> tuple[int, list[Order]]:
     """How many late orders a staff member has in scope, and ``limit`` of them from ``offset`` by promised date."""

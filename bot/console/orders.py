@@ -86,7 +86,8 @@ add({
     "orders.bad.long": {"zh": "“{field}”太长了（最多 {n} 个字）", "en": "“{field}” is too long (at most {n} characters)"},
 })
 
-SORT_CHOICES = ("-created", "created", "promised", "-promised", "order_no", "-order_no", "-node_entered", "node_entered")
+SORT_CHOICES = ("-created", "created", "promised", "-promised", "order_no", "-order_no", "-node_entered",
+                "node_entered")
 FLAGS = ("late", "exceptions", "over_sla")
 TEXTS = {"node": 64, "owner": 32, "customer": 100, "q": 100}
 DATES = {"promised_from": "orders.promised", "promised_to": "orders.promised",
