@@ -134,6 +134,29 @@ async def test_downloads_hold_exactly_the_filtered_rows(desk: Desk, orders):
     assert [row[0] for row in late[1:]] == [LATE]
 
 
+async def test_a_download_past_the_cap_says_so_in_the_file(desk: Desk, orders, monkeypatch):
+    from models import order_list
+
+    monkeypatch.setattr(order_list, "EXPORT_CAP", 5)  # 10,000 in service; five rows make the same point
+    session = await desk.client(await desk.member("李经理", "manager", "M001"))
+    async with session.get(f"{desk.base}/console/orders.csv?sort=order_no") as r:
+        table = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert [row[0] for row in table[1:6]] == [LATE, WANG, ZHANG, XSS, "SO202612020000"]
+    assert table[-1] == ["共 59 张订单，只导出了前 5 张；请缩小筛选范围。"]
+    async with session.get(f"{desk.base}/console/orders.xlsx?lang=en") as r:
+        rows = list(load_workbook(io.BytesIO(await r.read())).active.iter_rows(values_only=True))
+    assert len([row for row in rows[1:] if row[0] and row[0].startswith("SO")]) == 5
+    assert rows[-1][0] == "59 orders matched; only the first 5 are in this file. Narrow the filters."
+
+
+async def test_todays_over_sla_link_lists_the_orders_over_their_nodes_time(desk: Desk, orders, bot: Bot):
+    session = await desk.client(await desk.member("李经理", "manager", "M001"))
+    assert numbers((await listed(session, desk, "?over_sla=1"))[1]) == set()
+    bot.clock.now += timedelta(hours=5)  # 下单 (placed) should take 4 hours
+    page = (await listed(session, desk, "?over_sla=1&owner=S001"))[1]
+    assert numbers(page) == {WANG, XSS}
+
+
 async def test_a_sales_members_download_holds_only_their_orders(desk: Desk, orders):
     from models.people import StaffMember
 
