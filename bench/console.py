@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import hashlib
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -126,7 +127,13 @@ async def median_ms(runs: int, call) -> tuple[float, object]:
 
 async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="orderbot-console-bench-"))
-    url = f"sqlite://{tmp}/bench.db"
+    try:
+        return await measure(args, f"sqlite://{tmp}/bench.db")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def measure(args: argparse.Namespace, url: str) -> int:
     settings = load_settings(None, database={"url": url}, security={"secret_key": "bench-secret-123456"},
                              server={"timezone": "Asia/Shanghai"})
     async with database(url):
