@@ -1,19 +1,15 @@
 """What several handlers need: finding an order, showing it (with its audit row), its owner."""
 from __future__ import annotations
 
-from rapidfuzz import fuzz, process
-
 from bot.conversation.cards import order_card
 from bot.conversation.policy import Audience, audience, staff_may_see
 from bot.conversation.router import Context
-from models import access, audit, orders, requests
+from models import access, audit, fuzzy, orders, queries, requests
 from models.messages import Button, Reply
 from models.orders import Order
-from models.people import Role, StaffMember
+from models.people import StaffMember
 from models.recipients import owner_of
 
-FUZZY_CUTOFF = 85
-FUZZY_POOL = 20_000  # the most recent orders a "did you mean" is sought among
 
 
 async def find_order(ctx: Context, ref: str) -> Order | None:
@@ -59,17 +55,11 @@ async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | No
 
 def suggest(ref: str, numbers: list[str]) -> str | None:
     """The closest number among ``numbers`` (those the asker may see already), if close enough."""
-    if not numbers:
-        return None
-    best = process.extractOne(ref, numbers, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-    return best[0] if best else None
+    return fuzzy.closest(ref, numbers)
 
 
 async def staff_visible_numbers(member: StaffMember) -> list[str]:
-    qs = Order.all()
-    if member.role == Role.SALES:
-        qs = qs.filter(sales_owner=member.code)
-    return list(await qs.order_by("-id").limit(FUZZY_POOL).values_list("order_no", flat=True))
+    return await queries.visible_numbers(member)
 
 
 async def staff_lookup(ctx: Context, ref: str) -> Reply:

@@ -40,7 +40,7 @@ class Order(Model):
     sales_owner = fields.CharField(max_length=32, null=True, db_index=True)
     promised_date = fields.DateField(null=True, db_index=True)
     current_node = fields.CharField(max_length=32, db_index=True)
-    node_entered_at = fields.DatetimeField()
+    node_entered_at = fields.DatetimeField(db_index=True)  # the console sorts by it
     eta = fields.DatetimeField(null=True)  # as computed at the last change; readers recompute it
     ship_to = fields.TextField(null=True)
     items = fields.JSONField(default=list)
@@ -48,7 +48,7 @@ class Order(Model):
     tracking_no = fields.CharField(max_length=64, null=True, db_index=True)
     fingerprint = fields.CharField(max_length=64)
     version = fields.IntField(default=1)
-    placed_at = fields.DatetimeField()
+    placed_at = fields.DatetimeField(db_index=True)  # the console sorts and filters by it
     # The late conditions the notification scanner has dealt with: the promised date it told
     # of, and the node visit (its entry time) it told was over its SLA.
     late_noticed_for = fields.DateField(null=True)
