@@ -132,6 +132,11 @@ async def test_downloads_hold_exactly_the_filtered_rows(desk: Desk, orders):
     async with session.get(f"{desk.base}/console/orders.csv?late=1") as r:
         late = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
     assert [row[0] for row in late[1:]] == [LATE]
+    from models.audit import ActionLog
+
+    taken = await ActionLog.filter(action="orders.download").order_by("id").values_list("actor", "after")
+    assert [(actor, after["format"], after["rows"]) for actor, after in taken] == [
+        ("M001", "csv", 3), ("M001", "xlsx", 1), ("M001", "csv", 1)], "every download is audited"
 
 
 async def test_a_download_past_the_cap_says_so_in_the_file(desk: Desk, orders, monkeypatch):

@@ -20,7 +20,7 @@ from multidict import MultiMapping
 from bot.console import export
 from bot.console.common import console, lang, now, render, staff_page
 from bot.console.words import add, word
-from models import order_list
+from models import audit, order_list
 from models.errors import InvalidInput
 from models.order_list import OrderFilter
 from models.people import Role, staff_names
@@ -233,6 +233,9 @@ async def _download(request: web.Request, kind: str) -> web.StreamResponse:
     body = await asyncio.to_thread(export.xlsx if kind == "xlsx" else export.csv_bytes, headers, rows, note,
                                    word("orders.yes", language))
     stamp = now(request).astimezone(console(request).tz).strftime("%Y%m%d-%H%M")
+    # A download is a lookup of many orders at once: one audit row says who took which list.
+    await audit.acted(request["staff"].code, "orders.download", "orders", None,
+                      {"format": kind, "rows": len(rows), "query": dict(request.query)}, at=now(request))
     return web.Response(body=body, content_type=export.TYPES[kind], headers={
         "Content-Disposition": f'attachment; filename="orders-{stamp}.{kind}"'})
 
