@@ -26,6 +26,7 @@ from models.order_list import OrderFilter
 from models.people import Role, staff_names
 
 add({
+    "orders.more_filters": {"zh": "更多筛选（环节、负责人、客户、日期、排序）", "en": "More filters (node, owner, customer, dates, sort)"},
     "orders.title": {"zh": "订单", "en": "Orders"},
     "orders.q": {"zh": "搜索", "en": "Search"},
     "orders.q_hint": {"zh": "订单号、客户名、电话、邮箱或物流单号（写错几个字也能找到）",

@@ -20,7 +20,11 @@
       chart.on("click", function (p) { if (data.keys && data.keys[p.dataIndex]) location.href = "/console/orders?node=" + encodeURIComponent(data.keys[p.dataIndex]); });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  function unfold() {  // filters folded on a phone stand open on a wide screen
+    if (!window.matchMedia("(min-width: 700px)").matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { draw(document); unfold(); });
   document.addEventListener("htmx:afterSwap", function (e) { draw(e.target); });
   window.addEventListener("resize", function () {
     document.querySelectorAll("[data-chart]").forEach(function (el) {
