@@ -38,11 +38,12 @@ async def wang(desk: Desk):
 
 
 @needs_browser
-async def test_a_reply_from_the_inbox_reaches_the_customer_and_their_answer_shows_as_text(h: Notices, desk: Desk):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_a_reply_from_the_inbox_reaches_the_customer_and_their_answer_shows_as_text(h: Notices, desk: Desk, size):
     member = await wang(desk)
     flow, req = await rushed(h)
     async with open_browser() as browser:
-        context = await new_context(browser)
+        context = await new_context(browser, size)
         page = await sign_in(context, desk, member)
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -189,12 +189,13 @@ async def test_sales_may_edit_their_order_but_not_give_it_away(desk: Desk, engin
 
 # ---------------------------------------------------------------- in a browser
 @needs_browser
-async def test_advancing_in_the_browser_tells_the_customer(desk: Desk, engine):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_advancing_in_the_browser_tells_the_customer(desk: Desk, engine, size):
     await order(engine, to="approved")
     manager = await desk.member("李经理", "manager", "M001")
     await desk.member("王芳", "sales", "S002")
     async with open_browser() as browser:
-        context = await new_context(browser, "desktop")
+        context = await new_context(browser, size)
         page = await sign_in(context, desk, manager)
         await page.goto(desk.base + page_of())
         await shoot(page, "console-order")
@@ -218,13 +219,14 @@ async def test_advancing_in_the_browser_tells_the_customer(desk: Desk, engine):
 
 
 @needs_browser
-async def test_acknowledging_one_of_two_exceptions_changes_only_that_one(desk: Desk, engine):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_acknowledging_one_of_two_exceptions_changes_only_that_one(desk: Desk, engine, size):
     await order(engine, to="stocking")
     one = (await engine.open_exception(NO, ExceptionIn(kind="stockout", note="铝材缺货"))).exception
     two = (await engine.open_exception(NO, ExceptionIn(kind="delay", note="供应商推迟", severity="high"))).exception
     manager = await desk.member("李经理", "manager", "M001")
     async with open_browser() as browser:
-        context = await new_context(browser, "phone")
+        context = await new_context(browser, size)
         page = await sign_in(context, desk, manager)
         await page.goto(desk.base + page_of())
         await page.evaluate("window.stayed = true")  # a full reload would forget it

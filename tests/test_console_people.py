@@ -82,7 +82,8 @@ async def test_api_keys_are_shown_once_and_revoked_for_admins_only(desk: Desk, a
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-async def test_disabling_a_sales_member_in_the_browser_stops_their_chat_and_their_session(desk: Desk, bot: Bot, api):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_disabling_a_sales_member_in_the_browser_stops_their_chat_and_their_session(desk: Desk, bot: Bot, api, size):
     admin = await desk.member("周建国", "admin", "A001")
     sales = await desk.member("王芳", "sales", "S002", identities={"telegram": "2002"})
     await desk.member("李雷", "sales", "S003")
@@ -91,7 +92,7 @@ async def test_disabling_a_sales_member_in_the_browser_stops_their_chat_and_thei
     async with open_browser() as browser:
         hers = await new_context(browser, "phone")
         her_page = await sign_in(hers, desk, sales)
-        mine = await new_context(browser, "desktop")
+        mine = await new_context(browser, size)
         page = await sign_in(mine, desk, admin)
         await page.click("nav >> text=人员")
         await page.wait_for_url(desk.base + "/console/people")
