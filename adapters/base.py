@@ -25,7 +25,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from models.errors import field_path
-from models.messages import Delivery, InboundMessage, Reply, Target
+from models.messages import Brand, Delivery, InboundMessage, Reply, Target
 
 OnMessage = Callable[[InboundMessage], Awaitable[list[Reply]]]
 Words = Callable[[str, str], str]  # the conversation's words: (key, locale) -> text
@@ -57,6 +57,7 @@ class Host:
     listen_url: str | None = None  # http://HOST:PORT that serve binds; the service's address when public_url is unset
     on_message: OnMessage | None = None  # the conversation; None where a channel only sends
     words: Words | None = None
+    brand: Brand = field(default_factory=Brand)  # the company: the chat page's title, the foot of mail
 
 
 class Adapter(Protocol):

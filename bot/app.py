@@ -34,7 +34,7 @@ from bot.conversation.sessions import Sessions
 from bot.conversation.texts import t
 from bot.db import database, ensure_schema
 from handlers import basics, customer_requests, handover, staff, subscriptions, tracking, verification
-from models import access, sql
+from models import progress, sql
 from models.engine import ProgressEngine
 from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
@@ -60,6 +60,7 @@ def build_conversation(settings: Settings, engine: ProgressEngine) -> Conversati
         engine=engine, parser=Parser(settings.orders.number_pattern, settings.orders.default_prefix),
         sessions=Sessions(engine.clock), limiter=RateLimiter(engine.clock),
         secret_key=settings.security.secret_key.get_secret_value(), console_url=console_url(settings),
+        progress_link=card_link(settings, engine),
     )
     return Conversation(services, [
         handover.router,  # a chat a person has taken: its words are theirs to answer, not a lookup
@@ -87,7 +88,8 @@ def host(settings: Settings, on_message: OnMessage | None = None) -> Host:
     server = settings.server
     listen = f"[{server.host}]" if ":" in server.host else server.host
     return Host(secret_key=settings.security.secret_key.get_secret_value(), public_url=server.public_url,
-                listen_url=f"http://{listen}:{server.port}", on_message=on_message, words=t)
+                listen_url=f"http://{listen}:{server.port}", on_message=on_message, words=t,
+                brand=settings.brand.brand())
 
 
 def make_channel(name: str, settings: Settings, on_message: OnMessage | None = None) -> Adapter:
@@ -121,7 +123,8 @@ def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[
     app[MOUNTED] = tuple(r for c in channels for r in c.routes)
     routes.register(app)
     console.setup(app, Console(engine, settings.security.secret_key.get_secret_value(), settings.server.public_url,
-                               settings.server.tz, chat_enabled=settings.web.enabled))
+                               settings.server.tz, brand=settings.brand.brand(),
+                               progress_link_days=settings.web.progress_link_days, chat_enabled=settings.web.enabled))
     for r in app[MOUNTED]:
         app.router.add_route(r.method, r.path, r.handler)
 
@@ -138,16 +141,25 @@ def build_app(settings: Settings, engine: ProgressEngine, *, channels: Sequence[
     return app
 
 
-def notice_link(settings: Settings, engine: ProgressEngine) -> Callable[[str], Awaitable[str | None]] | None:
-    """Links in customers' notices: the web chat with a fresh bind token of the order, when it is
-    served at a known public address."""
-    public = settings.server.public_url
-    if not public or not settings.web.enabled:
-        return None
+def notice_link(settings: Settings, engine: ProgressEngine) -> Callable[[str], Awaitable[str | None]]:
+    """The link in customers' notices: the order's progress page (``/t/<token>``)."""
+    base, secret = console_url(settings), settings.security.secret_key.get_secret_value()
 
     async def link(order_no: str) -> str | None:
-        token = await access.token_for(order_no, engine.clock())
-        return f"{public.rstrip('/')}/chat?start={token}" if token else None
+        token = await progress.link_for_number(secret, order_no, engine.clock(), days=settings.web.progress_link_days,
+                                               made_for="notice")
+        return f"{base}/t/{token}" if token else None
+
+    return link
+
+
+def card_link(settings: Settings, engine: ProgressEngine) -> Callable[[int], Awaitable[str]]:
+    """The link under an order's card in chat: the same progress page."""
+    base, secret = console_url(settings), settings.security.secret_key.get_secret_value()
+
+    async def link(order_id: int) -> str:
+        token = await progress.link_for(secret, order_id, engine.clock(), days=settings.web.progress_link_days)
+        return f"{base}/t/{token}"
 
     return link
 

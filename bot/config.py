@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from adapters.base import Section
 from bot.channels import CHANNELS
+from models.messages import Brand
 from notifications.config import NotificationSettings
 
 ENV_PREFIX = "ORDERBOT_"
@@ -114,6 +115,33 @@ class OrdersSettings(Section):
         return v
 
 
+class BrandSettings(Section):
+    """The company the bot speaks for: its name, logo and contact on the pages and at the foot of mail."""
+
+    name: str = Field("", max_length=100)
+    logo_url: str | None = None
+    phone: str | None = Field(None, max_length=50)
+    email: str | None = Field(None, max_length=254)
+    url: str | None = None
+
+    @field_validator("logo_url", "url")
+    @classmethod
+    def _web_address(cls, v: str | None) -> str | None:
+        if v and not re.match(r"^(https?://[^/\s]+|/)\S*$", v):
+            raise ValueError("must be an http:// or https:// URL (or a path on this service)")
+        return v or None
+
+    @field_validator("email")
+    @classmethod
+    def _mail(cls, v: str | None) -> str | None:
+        if v and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v):
+            raise ValueError("must be an e-mail address")
+        return v or None
+
+    def brand(self) -> Brand:
+        return Brand(self.name.strip(), self.logo_url, (self.phone or "").strip() or None, self.email, self.url)
+
+
 class ServiceSettings(BaseSettings):
     """The service's own sections; ``Settings`` adds one per channel."""
 
@@ -127,6 +155,7 @@ class ServiceSettings(BaseSettings):
     workflows: WorkflowsSettings = WorkflowsSettings()
     orders: OrdersSettings = OrdersSettings()
     notifications: NotificationSettings = NotificationSettings()
+    brand: BrandSettings = BrandSettings()
 
     # Where the settings came from; not a key of the file.
     source: Path | None = Field(default=None, exclude=True)

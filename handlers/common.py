@@ -38,6 +38,8 @@ async def show(ctx: Context, order: Order, *, verified_by: str, prefix: str | No
     await audit.shown(ctx.msg.channel, ctx.msg.chat_id, order.order_no, card.fields, actor_kind=kind, actor_id=who,
                       verified_by=verified_by)
     text = f"{prefix}\n\n{card.text}" if prefix else card.text
+    if ctx.services.progress_link is not None:  # the card's whole story, on a page the reader can pass on
+        text += "\n" + ctx.t("notice.open", url=await ctx.services.progress_link(order.id))
     if view == Audience.CUSTOMER:
         ctx.session.data["last_order"] = order.order_no
         # A request waits for proof: mail nobody vouched for needs the code first.

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.recipients",
     "models.access",
     "models.console",
+    "models.progress",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

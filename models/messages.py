@@ -105,3 +105,18 @@ class Delivery:
     def failed(cls, reason: str, *, retryable: bool, retry_after: float | None = None,
                unreachable: bool = False) -> Delivery:
         return cls(False, reason=reason, retryable=retryable, retry_after=retry_after, unreachable=unreachable)
+
+
+@dataclass(frozen=True)
+class Brand:
+    """The company the bot speaks for (``[brand]``): on pages, in the chat's title, at the foot of mail."""
+
+    name: str = ""
+    logo_url: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+
+    def contact(self) -> list[str]:
+        """Its ways to be reached, as they are written."""
+        return [v for v in (self.phone, self.email, self.url) if v]

@@ -47,7 +47,6 @@ from notifications.render import Renderer
 from notifications.triggers import DIGESTED, ROUNDUP
 
 GROUP = "group"  # the audience a rendered notice has in a chat that is nobody's own
-LINKED = frozenset({"node_entered", "eta_changed", "late"})  # customer notices that carry a link to the order
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class OutboxSender:
                  lease_seconds: float = 120, max_attempts: int = 8, first_retry_seconds: float = 10,
                  poll_seconds: float = 1.0, link: Callable[[str], Awaitable[str | None]] | None = None) -> None:
         self.settings, self.engine, self.channels, self.kinds = settings, engine, dict(channels), kinds
-        self.link = link  # a one-order link (a fresh bind token) for a customer's notice, when pages are served
+        self.link = link  # the order's progress page (/t/<token>) for a customer's notice
         self.owner, self.concurrency, self.lease = owner, concurrency, timedelta(seconds=lease_seconds)
         self.max_attempts, self.first_retry, self.poll = max_attempts, first_retry_seconds, poll_seconds
         self.renderer = Renderer(engine)
@@ -236,11 +235,11 @@ class OutboxSender:
             return
         # A chat that is no staff member's own (a group they subscribed) reads the group's view.
         audience = GROUP if row["audience"] == STAFF and person is None else row["audience"]
-        url = None
-        if row["audience"] == CUSTOMER and self.link and row["order_no"] and row["kind"] in LINKED:
-            # A link of its own per notice: it opens this one order, for the first browser that follows it.
-            url = await self.link(row["order_no"])
         across = self._roundup(row) and len({r["order_no"] for r in rows}) > 1
+        url = None
+        if row["audience"] == CUSTOMER and self.link and row["order_no"] and not across:
+            # Every customer notice of one order says where its whole story is: the progress page.
+            url = await self.link(row["order_no"])
         occasion = Occasion(row["kind"], None if across else row["order_no"], row["payload"], self.clock())
         reasons = []
         for target in targets:

@@ -12,6 +12,7 @@ import re
 import statistics
 import time
 
+from models import progress
 from models.messages import InboundMessage
 from models.outbox import Outbox
 from models.people import add_staff
@@ -224,8 +225,8 @@ async def test_authenticated_mail_from_the_address_on_file_acts_at_once(bot: Bot
     assert not ASKS_CODE.search(reply) and await CustomerRequest.filter(kind="change_request").count() == 1
 
 
-async def test_a_customers_notice_carries_a_one_order_link_of_its_own(h):
-    """Deep links in notices carry a token of that order, like the API's: the first chat to follow it has it."""
+async def test_a_customers_notice_carries_its_orders_progress_link(h):
+    """A customer's notice links the order's progress page; the link opens that order and no other."""
     from bot.app import notice_link
     from notifications.sending import OutboxSender
     from tests.kit.notices import DIGEST
@@ -241,8 +242,6 @@ async def test_a_customers_notice_carries_a_one_order_link_of_its_own(h):
     h.clock.advance(seconds=DIGEST)
     await sender.run_once()
     [told] = texts(h)
-    token = re.search(r"https://orders\.factory\.example/chat\?start=([\w-]+)", told).group(1)
-    opened_by = h.bot.flow("visitor-1", channel="web")
-    assert f"已绑定订单 {ORDER}" in await opened_by.say(f"/start {token}")
-    assert "另一个聊天" in await h.bot.flow("visitor-2", channel="web").say(f"/start {token}")
-    assert await opened("web", "visitor-1") == [ORDER]
+    token = re.search(r"查看详情：https://orders\.factory\.example/t/([\w.-]+)", told).group(1)
+    link = await progress.opened(h.settings.security.secret_key.get_secret_value(), token, h.clock())
+    assert link.order.order_no == ORDER

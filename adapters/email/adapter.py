@@ -55,6 +55,7 @@ class EmailChannel:
         self.pacer = DomainPacer(config.per_domain_per_minute)
         self.watcher: MailboxWatcher | None = None
         self._on_message = host.on_message
+        self.brand = host.brand
         self._task: asyncio.Task | None = None
         self._unsent: dict[str, list[Reply]] = {}  # answers whose sending failed; sent when the mail comes round again
         self._failures: dict[str, int] = {}  # mails whose handling raised, and how often
@@ -71,7 +72,7 @@ class EmailChannel:
         if occasion is not None and occasion.kind == EMAIL_ANSWER:
             mail = Mail(**occasion.payload)
         else:
-            mail = notice_mail(target.address, reply)
+            mail = notice_mail(target.address, reply, self.brand)
         if self.outgoing.uses_smtp:  # the dev mailbox is nobody's provider
             await self.pacer.wait(mail.to.rpartition("@")[2].lower())
         delivery = await self.outgoing.deliver(mail)
@@ -119,7 +120,7 @@ class EmailChannel:
                 return self._failed(key, msg.sender_id, e)
             self._failures.pop(key, None)
         for i, reply in enumerate(replies):
-            delivery = await self.outgoing.deliver(answer_mail(msg.sender_id, msg.raw, reply))
+            delivery = await self.outgoing.deliver(answer_mail(msg.sender_id, msg.raw, reply, self.brand))
             if delivery.ok:
                 continue
             if delivery.retryable and not retrying and await self._keep(key, msg, replies[i:], delivery):
@@ -136,7 +137,7 @@ class EmailChannel:
 
     async def _keep(self, key: str, msg: InboundMessage, replies: list[Reply], delivery: Delivery) -> bool:
         """Put answers SMTP could not take into the outbox, for the outbox sender to retry; False if that failed."""
-        mails = [answer_mail(msg.sender_id, msg.raw, r) for r in replies]
+        mails = [answer_mail(msg.sender_id, msg.raw, r, self.brand) for r in replies]
         first = Target("email", msg.sender_id)
         to = Recipient(str(first), "reply", first, "zh")
         try:

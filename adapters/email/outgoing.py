@@ -26,7 +26,7 @@ from adapters.email.config import EmailSettings
 from adapters.email.parsing import reply_subject
 from adapters.email.subject import SHORT, clean, cut
 from models.devmail import DevMail
-from models.messages import Delivery, Reply
+from models.messages import Brand, Delivery, Reply
 
 log = logging.getLogger("adapters.email")
 SMTP_TIMEOUT = 20
@@ -60,26 +60,38 @@ class DomainPacer:
             await asyncio.sleep(at - now)
 
 
-def plain(reply: Reply) -> str:
-    """The reply as plain text, its buttons as lines to answer with."""
+def plain(reply: Reply, brand: Brand | None = None) -> str:
+    """The reply as plain text, its buttons as lines to answer with, the company's signature below."""
     lines = [reply.text]
     if reply.buttons:
         lines.append("")
         lines += [f"- {b.label}" if b.label == b.data else f"- {b.label}: {b.data}" for b in reply.buttons]
     if reply.link:
         lines += ["", reply.link]
+    lines += signature(brand)
     return "\n".join(lines)
 
 
-def as_html(reply: Reply) -> str:
+def signature(brand: Brand | None) -> list[str]:
+    """The company's name and contact after the usual "-- " separator (RFC 3676 4.3), when it has any."""
+    if brand is None or not (brand.name or brand.contact()):
+        return []
+    return ["", "-- ", *filter(None, [brand.name, " · ".join(brand.contact())])]
+
+
+def as_html(reply: Reply, brand: Brand | None = None) -> str:
     """A small HTML rendering of ``plain(reply)``; every piece of text is escaped."""
     body = html.escape(plain(Reply(reply.text, reply.buttons)))
     link = ""
     if reply.link:
         href = html.escape(reply.link, quote=True)
         link = f'<p><a href="{href}">{href}</a></p>'
+    foot = ""
+    if sig := signature(brand)[2:]:
+        foot = ('<p style="font-family:sans-serif;color:#666;font-size:90%;border-top:1px solid #ddd;'
+                'padding-top:8px">' + "<br>".join(html.escape(line) for line in sig) + "</p>")
     return ('<!doctype html><html><body><div style="font-family:sans-serif;white-space:pre-wrap">'
-            f"{body}</div>{link}</body></html>")
+            f"{body}</div>{link}{foot}</body></html>")
 
 
 def threading_headers(original: EmailMessage) -> dict[str, str]:
@@ -91,11 +103,12 @@ def threading_headers(original: EmailMessage) -> dict[str, str]:
     return {"In-Reply-To": mid, "References": f"{refs} {mid}".strip()}
 
 
-def answer_mail(to: str, original: EmailMessage, reply: Reply) -> Mail:
+def answer_mail(to: str, original: EmailMessage, reply: Reply, brand: Brand | None = None) -> Mail:
     """The answer to ``original``, threaded under it."""
     headers = {**threading_headers(original), "Auto-Submitted": "auto-replied"}
     first = next((line.strip() for line in reply.text.splitlines() if line.strip()), "")
-    return Mail(to=to, subject=reply_subject(original.get("Subject"), first), text=plain(reply), html=as_html(reply),
+    return Mail(to=to, subject=reply_subject(original.get("Subject"), first), text=plain(reply, brand),
+                html=as_html(reply, brand),
                 headers=headers)
 
 
@@ -106,11 +119,11 @@ def prepared(mail: Mail) -> dict:
     return dataclasses.asdict(mail)
 
 
-def notice_mail(to: str, reply: Reply) -> Mail:
+def notice_mail(to: str, reply: Reply, brand: Brand | None = None) -> Mail:
     """A mail the bot sends first (a notification), with the first line of the text as subject."""
     first = reply.subject or next((line.strip() for line in reply.text.splitlines() if line.strip()), "orderbot")
     subject = cut(clean(first), SHORT)
-    return Mail(to=to, subject=subject, text=plain(reply), html=as_html(reply),
+    return Mail(to=to, subject=subject, text=plain(reply, brand), html=as_html(reply, brand),
                 headers={"Auto-Submitted": "auto-generated"})
 
 

@@ -113,7 +113,8 @@ class WebChat:
         greeting = self.host.words("greeting", lang) if self.host.words else ""
         response = self.page.render(lang, embed=request.query.get("embed") == "1",
                                     start=request.query.get("start"), allowed_origins=self.config.allowed_origins,
-                                    greeting=greeting, own_url=self.host.public_url or self.host.listen_url)
+                                    greeting=greeting, own_url=self.host.public_url or self.host.listen_url,
+                                    company=self.host.brand.name)
         self._remember(response, request, visitor_of(request, self._secret), always=True)
         return response
 

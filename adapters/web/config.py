@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from adapters.base import Section
@@ -29,6 +29,8 @@ class WebSettings(Section):
     # NoDecode: ORDERBOT_WEB__ALLOWED_ORIGINS may be "https://a.example,https://b.example" as well as JSON
     allowed_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[str], NoDecode] = []
+    # How long a customer's progress link (/t/<token>, in notices and cards) opens its order.
+    progress_link_days: int = Field(30, ge=1, le=365)
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -91,7 +91,7 @@ class Page:
         return self.widget.response(request, "public, max-age=3600", **{"Cross-Origin-Resource-Policy": "cross-origin"})
 
     def render(self, lang: str, *, embed: bool, start: str | None,
-               allowed_origins: list[str], greeting: str, own_url: str | None) -> web.Response:
+               allowed_origins: list[str], greeting: str, own_url: str | None, company: str = "") -> web.Response:
         """The page in ``lang``; ``start`` (a bind token) is sent as ``/start <token>`` by the script.
 
         ``own_url`` is the service's configured address (``public_url``, else where it listens):
@@ -101,6 +101,8 @@ class Page:
         config = {"lang": lang, "embed": embed, "api": "/chat/api/messages", "ws": "/chat/ws", "max": MAX_TEXT,
                   "start": start if start and START_TOKEN.match(start) else None, "texts": texts}
         fill = {key: html.escape(value) for key, value in texts.items()}
+        if company:  # the company's name before the assistant's: "Acme 工厂 · 订单助手"
+            fill["title"] = html.escape(f"{company} · {texts['title']}")
         fill.update(
             lang=html.escape("zh-CN" if lang == "zh" else "en"),
             greeting=html.escape(greeting),

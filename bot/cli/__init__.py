@@ -41,6 +41,14 @@ file = "workflows.yaml"
 [orders]
 number_pattern = '^[A-Z]{{1,4}}[0-9]{{6,20}}$'
 
+[brand]
+# Your company: on the customer's progress page, in the chat page's title, at the foot of e-mails.
+name = ""
+# logo_url = "https://www.example.com/logo.png"
+# phone = "0574-8888 6666"
+# email = "sales@example.com"
+# url = "https://www.example.com"
+
 [notifications]
 scan_interval_seconds = 60
 escalate_after_minutes = 30

@@ -6,12 +6,12 @@ import uuid
 import click
 
 from bot.api import views
-from bot.app import build_engine
+from bot.app import build_engine, console_url
 from bot.cli.support import run_with_db, settings_from, table, when
 from models.apikeys import DEFAULT_SCOPES, SCOPES, ApiKey, hash_key, new_key, parse_scopes
 from models.errors import Conflict, NotFound
 from models.inputs import EventData, EventIn
-from models import staffing
+from models import audit, progress, staffing
 from models.people import Role, StaffMember, add_staff
 from models.schedule import utcnow
 
@@ -275,6 +275,35 @@ def order_show(ctx: click.Context, order_no: str, as_json: bool) -> None:
 
     d = run_with_db(settings, show)
     click.echo(d.model_dump_json(indent=2) if as_json else _render(d, settings))
+
+
+@order.command("link")
+@click.argument("order_no", metavar="ORDER")
+@click.option("--revoke", is_flag=True, help="End every progress link of ORDER instead (notices already sent stop working).")
+@click.pass_context
+def order_link(ctx: click.Context, order_no: str, revoke: bool) -> None:
+    """Print a link to ORDER's progress page for its customer (/t/...), or --revoke them all."""
+    settings = settings_from(ctx)
+    engine = build_engine(settings)
+    secret = settings.security.secret_key.get_secret_value()
+
+    async def link() -> str | int:
+        found = await engine.get_order(order_no)
+        now = utcnow()
+        if revoke:
+            ended = await progress.revoke(found.id, now)
+            await audit.acted("cli", "progress.revoke", f"order:{found.order_no}", None, {"revoked": ended})
+            return ended
+        token = await progress.link_for(secret, found.id, now, days=settings.web.progress_link_days, made_for="cli")
+        return f"{console_url(settings)}/t/{token}"
+
+    result = run_with_db(settings, link)
+    if revoke:
+        click.echo(f"revoked {result} progress link{'' if result == 1 else 's'} of {order_no}")
+    else:
+        click.echo(f"Works for {settings.web.progress_link_days} days; `orderbot order link {order_no} --revoke` "
+                   f"ends it:", err=True)
+        click.echo(result)
 
 
 @click.command("event")

@@ -30,22 +30,12 @@ from aiohttp import web
 from bot.console.words import LANGS, word
 from models import console as sessions
 from models.engine import ProgressEngine
+from models.messages import Brand
 from models.people import Role, StaffMember
 
 COOKIE = "orderbot_console"
 LANG_COOKIE = "orderbot_lang"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Brand:
-    """The company the pages speak for (``[brand]``)."""
-
-    name: str = ""
-    logo_url: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    url: str | None = None
 
 
 @dataclass

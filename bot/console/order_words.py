@@ -119,6 +119,7 @@ add({
     "viewer.customer": {"zh": "客户", "en": "Customer"},
     "viewer.api": {"zh": "接口", "en": "API"},
     "viewer.anonymous": {"zh": "匿名", "en": "Anonymous"},
+    "viewer.link": {"zh": "进度链接", "en": "Progress link"},
     "notice.node_entered": {"zh": "进度通知", "en": "Progress"},
     "notice.eta_changed": {"zh": "交期变化", "en": "ETA changed"},
     "notice.late": {"zh": "逾期提醒", "en": "Late"},

@@ -46,6 +46,7 @@ class Services:
     limiter: RateLimiter
     secret_key: str  # keys the code hashes and checks bind tokens
     console_url: str | None = None  # where the staff console is served (public, else listening, address)
+    progress_link: Callable[[int], Awaitable[str]] | None = None  # an order's progress page, by order id
 
 
 @dataclass

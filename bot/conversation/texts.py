@@ -429,7 +429,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "⛔ {tries} wrong codes for order {order_no} within 24 hours (the last on {channel}): codes for it "
               "have stopped. Send /reopen {order_no} once you are sure it is safe.",
     },
-    "notice.open": {"zh": "查看进度：{url}", "en": "See its progress: {url}"},
+    "notice.open": {"zh": "查看详情：{url}", "en": "Details: {url}"},
     "notice.digest": {"zh": "订单 {order_no} 有 {n} 条更新：", "en": "{n} updates on order {order_no}:"},
     "notice.ack": {"zh": "收到", "en": "Ack"},
     # ------------------------------------------------------------ durations (bot.conversation.durations)

@@ -28,11 +28,12 @@ from bot.demo.data import SHOWCASE_ORDER
 from bot.demo.seed import seed_orders, seed_showcase, seed_staff
 from models.apikeys import ApiKey, hash_key, new_key
 from models.engine import ProgressEngine
-from models import console
+from models import console, progress
 from models.orders import Order, OrderException
 from models.people import StaffMember
 
 log = logging.getLogger(__name__)
+DEMO_BRAND = "演示五金厂 Demo Hardware"  # the company the demo's pages and mails speak for
 DEMO_MANAGER = "M001"  # the demo's manager (bot/demo/seed.py), signed in to the console from the start message
 DEMO_TIMEZONE = "Asia/Shanghai"  # the demo's customers and staff are in China, whatever the machine says
 
@@ -50,6 +51,8 @@ class DemoInfo:
     late_email: str | None = None  # the late order's customer: where its code is mailed
     move: tuple[str, str] | None = None  # an order and the node it can go to next
     console_token: str | None = None  # a sign-in link for the demo's manager
+    secret: str = ""  # the demo's secret key, which signs progress links
+    progress_token: str | None = None  # the late order's customer progress page
 
 
 # ---------------------------------------------------------------- running it
@@ -91,9 +94,11 @@ def demo_settings(folder: Path, info: DemoInfo, host: str, port: int) -> Setting
     """
     # A throwaway file need not survive a power cut; a kept one keeps WAL's usual safety.
     url = f"sqlite://{info.db_file}?synchronous={'NORMAL' if info.kept else 'OFF'}"
+    info.secret = secrets.token_urlsafe(32)
     text = (f"# written by `orderbot demo`; removed when it stops\n[database]\nurl = {json.dumps(url)}\n"
             f"[server]\nhost = {json.dumps(host)}\nport = {port}\ntimezone = {json.dumps(DEMO_TIMEZONE)}\n"
-            f"[security]\nsecret_key = {json.dumps(secrets.token_urlsafe(32))}\n"
+            f"[security]\nsecret_key = {json.dumps(info.secret)}\n"
+            f"[brand]\nname = {json.dumps(DEMO_BRAND)}\nphone = \"0574-8888 6666\"\nemail = \"sales@demo-factory.example\"\n"
             # Notices at once, day and night: a newcomer should see them arrive.
             "[notifications]\nquiet_hours = \"\"\ndigest_seconds = 5\nscan_interval_seconds = 15\n")
     info.config.write_text(text, encoding="utf-8")
@@ -124,7 +129,9 @@ async def prepare(engine: ProgressEngine, *, n_orders: int, info: DemoInfo) -> N
         info.console_token = await console.issue_link(manager, "cli", engine.clock())
     info.late_order, info.move = await pick_examples(engine)
     if info.late_order:
-        info.late_email = (await (await Order.get(order_no=info.late_order)).customer).email
+        late = await Order.get(order_no=info.late_order)
+        info.late_email = (await late.customer).email
+        info.progress_token = await progress.link_for(info.secret, late.id, engine.clock(), made_for="cli")
 
 
 async def _seed(engine: ProgressEngine, n_orders: int) -> None:
@@ -160,6 +167,9 @@ def print_instructions(info: DemoInfo, url: str) -> None:
              *([f"  Console:      {base}/console/signin/{info.console_token}",
                 f"                (the manager's sign-in link: works once, within 5 minutes;",
                 f"                 `orderbot console-link {DEMO_MANAGER}` prints another)"] if info.console_token else []),
+             *([f"  Customer:     {base}/t/{info.progress_token}",
+                "                (the late order's progress page, as its customer sees it)"] if info.progress_token else []),
+             f"  API docs:     {base}/api/docs",
              f"  Demo API key: {info.api_key}",
              f"  Database:     {info.db_file} ({info.orders} orders; {fate})",
              f"  Config:       {info.config} (`orderbot` commands without a config use it;",
