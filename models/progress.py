@@ -40,7 +40,7 @@ class ProgressLink(Model):
 
     class Meta:
         table = "progress_links"
-        indexes = (("order", "created_at"),)
+        indexes = (("order_id", "created_at"),)
 
 
 @dataclass(frozen=True)

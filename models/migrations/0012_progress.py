@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('opened', fields.IntField(default=0)),
                 ('last_opened_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'progress_links', 'app': 'orderbot', 'indexes': [Index(fields=['order', 'created_at'])], 'pk_attr': 'id', 'table_description': "One link to one order's progress page."},
+            options={'table': 'progress_links', 'app': 'orderbot', 'indexes': [Index(fields=['order_id', 'created_at'])], 'pk_attr': 'id', 'table_description': "One link to one order's progress page."},
             bases=['Model'],
         ),
     ]
