@@ -149,12 +149,19 @@ class HttpError(Exception):
 def error_response(status: int, code: str, message: str, *, field: str | None = None,
                    headers: dict[str, str] | None = None, allowed: tuple[str, ...] | None = None) -> web.Response:
     """Every error of the HTTP interface: ``{"error": {"code", "message"[, "field"][, "allowed"]}}``."""
+    return web.json_response({"error": error_body(code, message, field=field, allowed=allowed)}, status=status,
+                             headers=headers)
+
+
+def error_body(code: str, message: str, *, field: str | None = None,
+               allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The object under ``"error"``: also each failed item's ``error`` in a batch answer."""
     body: dict[str, Any] = {"code": code, "message": message}
     if field:
         body["field"] = field
     if allowed is not None:
         body["allowed"] = list(allowed)
-    return web.json_response({"error": body}, status=status, headers=headers)
+    return body
 
 
 def validation_error(err: ValidationError) -> HttpError:

@@ -1,20 +1,26 @@
-"""Handlers of the integration API: orders, node events, exceptions."""
+"""Handlers of the integration API: orders, node events, exceptions, and batches of orders and events."""
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from adapters.base import HttpError
+from adapters.base import HttpError, error_body, validation_error
 from bot.api import views
-from bot.api.middleware import BAD_TEXT, parse_body
+from bot.api.middleware import BAD_TEXT, MAX_DEPTH, check_text, depth, parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
 from bot.conversation.policy import COMMERCIAL, CONTACT
 from models import audit, queries
 from models.engine import ProgressEngine
+from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 
+M = TypeVar("M", bound=BaseModel)
 MAX_PAGE = 200
 MAX_ORDER_NO = 64  # the orders table's column
 MAX_QUERY_TEXT = 64
@@ -33,10 +39,19 @@ def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = 
                         headers=headers)
 
 
+def _hidden(request: web.Request, model: BaseModel) -> set[str] | None:
+    """The money fields (the view policy's commercial ones) a key without money:read does not get."""
+    return None if request[PRINCIPAL].allows("money:read") else COMMERCIAL & set(type(model).model_fields)
+
+
 def _order_json(request: web.Request, model: BaseModel, status: int = 200) -> web.Response:
-    """An order as this key may see it: the money fields (the view policy's commercial ones) only with money:read."""
-    hidden = None if request[PRINCIPAL].allows("money:read") else COMMERCIAL & set(type(model).model_fields)
-    return web.Response(text=model.model_dump_json(exclude=hidden), status=status, content_type="application/json")
+    """An order as this key may see it."""
+    return web.Response(text=model.model_dump_json(exclude=_hidden(request, model)), status=status,
+                        content_type="application/json")
+
+
+def _visible(request: web.Request, model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude=_hidden(request, model))
 
 
 def _engine(request: web.Request) -> ProgressEngine:
@@ -77,13 +92,16 @@ async def create_order(request: web.Request) -> web.Response:
     The answer carries a bind token of this order and the links that use it: the first chat
     that follows one sees this order without a code.
     """
-    body = await parse_body(request, OrderIn)
+    status, created = await _create(request, await parse_body(request, OrderIn))
+    return _order_json(request, created, status=status)
+
+
+async def _create(request: web.Request, body: OrderIn) -> tuple[int, views.CreatedOrder]:
     engine = _engine(request)
     order, created = await engine.create_order(body, source="api", actor=_actor(request))
     token, links = await request.app[LINKS](order.id)
     detail = await views.detail(engine, order)
-    return _order_json(request, views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links),
-                  status=201 if created else 200)
+    return 201 if created else 200, views.CreatedOrder(**detail.model_dump(), bind_token=token, links=links)
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -106,12 +124,111 @@ async def patch_order(request: web.Request) -> web.Response:
 
 async def post_event(request: web.Request) -> web.Response:
     """201 with the event; a replayed event_id answers the same, marked `Idempotent-Replayed: true`."""
-    body = await parse_body(request, EventIn)
+    status, out, replayed = await _event(request, _order_no(request), await parse_body(request, EventIn))
+    return _json(out, status=status, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+async def _event(request: web.Request, raw_no: str, body: EventIn) -> tuple[int, views.EventResultOut, bool]:
     engine = _engine(request)
-    order_no = engine.normalize(_order_no(request))
+    order_no = engine.normalize(raw_no)
     result = await engine.apply_event(order_no, body, source="api", default_actor=_actor(request))
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return _json(views.event_result_out(order_no, result.event), status=201, headers=headers)
+    return 201, views.event_result_out(order_no, result.event), result.replayed
+
+
+# ---------------------------------------------------------------- batches
+MAX_BATCH = 1000
+MAX_BATCH_BODY = 8 * 1024 * 1024  # 1,000 orders with long addresses; single calls keep the app's 1 MB
+
+
+async def _batch_items(request: web.Request) -> list[Any]:
+    """The ``items`` of a batch body: a JSON object holding a list of at most MAX_BATCH."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BATCH_BODY:
+            raise HttpError(413, "payload_too_large", f"a batch body may have at most {MAX_BATCH_BODY // 2**20} MB")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if depth(raw) > MAX_DEPTH:
+        raise HttpError(400, "malformed_json", f"the request body is nested too deep (at most {MAX_DEPTH} levels)")
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise HttpError(400, "malformed_json", 'the request body must be a JSON object {"items": [...]}',
+                        field="items")
+    if set(data) != {"items"}:
+        extra = sorted(set(data) - {"items"})[0]
+        raise HttpError(400, "invalid_field", f"{extra[:64]} is not a known field", field=extra[:64])
+    items = data["items"]
+    if not items:
+        raise HttpError(400, "invalid_field", "items must hold at least one item", field="items")
+    if len(items) > MAX_BATCH:
+        raise HttpError(413, "too_many_items", f"a batch holds at most {MAX_BATCH} items, this one {len(items)}",
+                        field="items")
+    return items
+
+
+def _item(raw: Any, model: type[M]) -> M:
+    """One item as ``model``, refused the way the single call refuses its body."""
+    if not isinstance(raw, dict):
+        raise HttpError(400, "malformed_json", "the request body must be a JSON object")
+    check_text(raw, ())
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise validation_error(e) from None
+
+
+async def _each(items: list[Any], run: Callable[[Any], Awaitable[tuple[int, dict[str, Any], bool]]]
+                ) -> web.Response:
+    """Every item on its own (its own transaction, its own answer), in order: one refused stops no other.
+
+    An item's ``body`` or ``error`` is exactly what its single call answers (``views.BatchOut``)."""
+    results: list[dict[str, Any]] = []
+    for i, raw in enumerate(items):
+        try:
+            status, body, replayed = await run(raw)
+            results.append({"index": i, "status": status, "replayed": replayed, "body": body})
+        except (HttpError, EngineError) as e:
+            results.append({"index": i, "status": e.status, "replayed": False, "error": error_body(
+                e.code, e.message, field=e.field, allowed=getattr(e, "allowed", None))})
+    failed = sum(1 for r in results if "error" in r)
+    return web.Response(body=orjson.dumps({"results": results, "succeeded": len(results) - failed, "failed": failed}),
+                        content_type="application/json")
+
+
+async def orders_batch(request: web.Request) -> web.Response:
+    """Up to 1,000 orders, each created (or found again) as ``POST /orders`` would."""
+    items = await _batch_items(request)
+
+    async def one(raw: Any) -> tuple[int, dict[str, Any], bool]:
+        status, created = await _create(request, _item(raw, OrderIn))
+        return status, _visible(request, created), status == 200
+
+    return await _each(items, one)
+
+
+async def events_batch(request: web.Request) -> web.Response:
+    """Up to 1,000 node events, each with its ``order_no``, recorded as ``POST /orders/{no}/events`` would."""
+    items = await _batch_items(request)
+
+    async def one(raw: Any) -> tuple[int, dict[str, Any], bool]:
+        if isinstance(raw, dict):
+            raw = dict(raw)
+            order_no = raw.pop("order_no", None)
+            if not isinstance(order_no, str) or not order_no.strip():
+                raise HttpError(400, "invalid_field", "order_no is required", field="order_no")
+            if len(order_no) > MAX_ORDER_NO or BAD_TEXT.search(order_no):
+                raise HttpError(404, "not_found", f"no order {order_no[:MAX_ORDER_NO]!r}: order numbers have at "
+                                f"most {MAX_ORDER_NO} characters")
+        else:
+            order_no = ""
+        status, out, replayed = await _event(request, order_no, _item(raw, EventIn))
+        return status, out.model_dump(mode="json"), replayed
+
+    return await _each(items, one)
 
 
 def _idempotency_key(request: web.Request, body: ExceptionIn) -> ExceptionIn:

@@ -36,7 +36,7 @@ async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = F
     raw = await request.read()
     if not raw.strip() and empty_ok:
         raw = b"{}"
-    if _depth(raw) > MAX_DEPTH:
+    if depth(raw) > MAX_DEPTH:
         raise HttpError(400, "malformed_json", f"the request body is nested too deep (at most {MAX_DEPTH} levels)")
     try:
         data = json.loads(raw or b"null")
@@ -44,14 +44,14 @@ async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = F
         raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise HttpError(400, "malformed_json", "the request body must be a JSON object")
-    _check_text(data, ())
+    check_text(data, ())
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise validation_error(e) from None
 
 
-def _depth(raw: bytes) -> int:
+def depth(raw: bytes) -> int:
     """How deep the JSON text nests, read before parsing it: deep enough input exhausts the parser's stack."""
     depth = deepest = 0
     in_string = escaped = False
@@ -75,15 +75,15 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
-def _check_text(value: object, path: tuple[str, ...]) -> None:
+def check_text(value: object, path: tuple[str, ...]) -> None:
     """Refuse NUL (PostgreSQL text cannot hold it) and lone surrogates (no UTF-8 can) anywhere in a body."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, path)
-            _check_text(item, (*path, key))
+            check_text(key, path)
+            check_text(item, (*path, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_text(item, (*path, str(i)))
+            check_text(item, (*path, str(i)))
     elif isinstance(value, str) and (BAD_TEXT.search(value)):
         name = ".".join(path) or "body"
         raise HttpError(400, "invalid_text", f"{name} holds a NUL character or half of a surrogate pair, which "

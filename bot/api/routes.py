@@ -102,6 +102,24 @@ ROUTES: tuple[Route, ...] = (
               Query("after", "integer", "the `next_after` of the previous page"),
               Query("limit", "integer", "at most this many (1-200, default 50)"),
           )),
+    Route("POST", API + "/orders/batch", endpoints.orders_batch, "Create up to 1,000 orders in one call",
+          body=views.OrderBatchIn, response=views.BatchOut, errors=(400, 401, 403, 413), scope="orders:write",
+          description="Each item is what `POST /orders` takes, and is created (or found again) on its own, in "
+                      "its own transaction: a refused item stops no other. The answer has one result per item, "
+                      "in order: `status` and `body`, or `status` and `error`, exactly as the single call would "
+                      "answer (201 created, 200 the same order again, with `replayed`; 400, 409). Sending the "
+                      "same batch again stores nothing new. The body may have at most 8 MB.",
+          error_text=((400, "The body is not `{\"items\": [...]}` with 1 to 1,000 items"),
+                      (413, "More than 1,000 items, or a body over 8 MB"))),
+    Route("POST", API + "/events/batch", endpoints.events_batch, "Record up to 1,000 node events in one call",
+          body=views.EventBatchIn, response=views.BatchOut, errors=(400, 401, 403, 413), scope="events:write",
+          description="Each item is what `POST /orders/{order_no}/events` takes, plus its `order_no`; items are "
+                      "recorded one after the other, in order (so several events of one order may follow each "
+                      "other in one batch), each on its own: a refused item (404, 409, 422, 400) stops no other. "
+                      "One result per item, in order, with the single call's status and body or error; a replayed "
+                      "`event_id` answers 201 with `replayed: true` and stores nothing.",
+          error_text=((400, "The body is not `{\"items\": [...]}` with 1 to 1,000 items"),
+                      (413, "More than 1,000 items, or a body over 8 MB"))),
     Route("GET", API + "/orders/{order_no}", endpoints.get_order, "One order: timeline, events, exceptions",
           response=views.OrderDetail, errors=(401, 403, 404), scope="orders:read"),
     Route("PATCH", API + "/orders/{order_no}", endpoints.patch_order,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, create_model
 
 from models import access
 from models.engine import ProgressEngine
-from models.inputs import JsonDecimal
+from models.inputs import EventIn, JsonDecimal, OrderIn
 from models.orders import EventRecord, Order, OrderCommercial, OrderException, events_of
 from models.workflows import Workflow
 
@@ -220,3 +220,41 @@ async def detail(engine: ProgressEngine, order: Order) -> OrderDetail:
         placed_at=order.placed_at, created_at=order.created_at, updated_at=order.updated_at,
         version=order.version,
     )
+
+
+# ---------------------------------------------------------------- batches
+class EventBatchItem(EventIn):
+    """A node event with the order it belongs to."""
+
+    order_no: str = Field(min_length=1, max_length=64)
+
+
+class OrderBatchIn(BaseModel):
+    items: list[OrderIn] = Field(min_length=1, max_length=1000)
+
+
+class EventBatchIn(BaseModel):
+    items: list[EventBatchItem] = Field(min_length=1, max_length=1000)
+
+
+class BatchError(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    allowed: list[str] | None = None
+
+
+class BatchResult(BaseModel):
+    """One item's answer: the status and body (or error) its single call would have given."""
+
+    index: int
+    status: int
+    replayed: bool = Field(False, description="the item was stored before (an idempotent replay): nothing new")
+    body: dict[str, Any] | None = None
+    error: BatchError | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResult]
+    succeeded: int
+    failed: int
