@@ -180,7 +180,8 @@ NEEDS_NO_CONFIG = {("init",), ("demo",), ("nlu",), ("workflows", "check")}
 ARGS = {  # every command that needs settings, with arguments it would accept
     ("migrate",): [], ("serve",): [], ("staff", "add"): ["--name", "王伟", "--role", "sales"], ("staff", "list"): [],
     ("apikey", "create"): ["--name", "erp"], ("apikey", "list"): [], ("apikey", "revoke"): ["erp"],
-    ("order", "show"): ["SO202611210388"], ("order", "link"): ["SO202611210388"], ("event",): ["SO202611210388", "paid"], ("chat",): ["--as", "telegram:1"],
+    ("order", "show"): ["SO202611210388"], ("order", "link"): ["SO202611210388"], ("order", "list"): [],
+    ("export",): ["--format", "csv"], ("event",): ["SO202611210388", "paid"], ("chat",): ["--as", "telegram:1"],
     ("mailbox",): [], ("audit",): ["SO202611210388"], ("outbox", "list"): [], ("outbox", "replay"): ["--failed"], ("console-link",): ["A001"],
     ("staff", "edit"): ["S001", "--name", "王伟"], ("staff", "disable"): ["S001"], ("staff", "enable"): ["S001"],
     ("staff", "bind"): ["S001", "telegram:1"], ("staff", "unbind"): ["S001", "telegram:1"],

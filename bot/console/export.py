@@ -9,6 +9,7 @@ from datetime import date, datetime, tzinfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 
 from models.orders import Order
 from models.workflows import WorkflowSet
@@ -56,15 +57,21 @@ def _cells(r: Row, yes: str) -> list:
     return values
 
 
-def xlsx(headers: list[str], rows: list[Row], note: str | None, yes: str) -> bytes:
+WIDTHS = (18, 28, 12, 12, 6, 12, 17, 17, 22, 8)
+EXTRA_WIDTH = 17  # a column of times (the timeline's), "2026-12-01 09:30"
+
+
+def xlsx(headers: list[str], rows: list[Row], note: str | None, yes: str,
+         extra: list[list] | None = None) -> bytes:
+    """The rows as a workbook: frozen header row, widths that fit; ``extra`` cells follow each row's own."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("orders")
-    for i, width in enumerate((18, 28, 12, 12, 6, 12, 17, 17, 22, 8)):
-        sheet.column_dimensions[chr(ord("A") + i)].width = width
+    for i in range(len(headers)):
+        sheet.column_dimensions[get_column_letter(i + 1)].width = WIDTHS[i] if i < len(WIDTHS) else EXTRA_WIDTH
     sheet.freeze_panes = "A2"
     sheet.append(headers)
-    for r in rows:
-        cells = _cells(r, yes)
+    for n, r in enumerate(rows):
+        cells = _cells(r, yes) + (list(extra[n]) if extra else [])
         for i, value in enumerate(cells):
             if isinstance(value, datetime):
                 cells[i] = value.replace(second=0, microsecond=0)
@@ -90,12 +97,13 @@ def _text(value) -> object:
     return value
 
 
-def csv_bytes(headers: list[str], rows: list[Row], note: str | None, yes: str) -> bytes:
+def csv_bytes(headers: list[str], rows: list[Row], note: str | None, yes: str,
+              extra: list[list] | None = None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(headers)
-    for r in rows:
-        writer.writerow([_text(v) for v in _cells(r, yes)])
+    for n, r in enumerate(rows):
+        writer.writerow([_text(v) for v in _cells(r, yes) + (list(extra[n]) if extra else [])])
     if note:
         writer.writerow([])
         writer.writerow([note])
