@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from adapters.base import Adapter, Host, OnMessage
+from adapters.webhook import WebhookSender
 from bot.api import routes
 from bot.api.auth import KeyChecker
 from bot.api.middleware import json_errors
@@ -40,6 +41,7 @@ from models.numbers import OrderNumberPolicy
 from models.workflows import load_workflows
 from notifications.service import Notifications
 from notifications.triggers import Triggers
+from notifications.webhooks import WebhookTriggers
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -51,6 +53,7 @@ def build_engine(settings: Settings) -> ProgressEngine:
     engine = ProgressEngine(workflows, OrderNumberPolicy(settings.orders.number_pattern), settings.server.tz)
     # Notices are written in the transaction of every change, whichever way it came in.
     engine.add_hook(Triggers(engine, settings.notifications))
+    engine.add_hook(WebhookTriggers(engine))  # other systems hear of the same changes, in the same transaction
     return engine
 
 
@@ -183,7 +186,8 @@ async def serve(
         await ensure_schema(auto_migrate=settings.database.is_sqlite)
         channels = build_channels(settings, Inbound(build_conversation(settings, engine)))
         app = build_app(settings, engine, channels=channels)
-        notices = Notifications(settings.notifications, engine, {c.name: c for c in channels},
+        webhook = WebhookSender()
+        notices = Notifications(settings.notifications, engine, {**{c.name: c for c in channels}, "webhook": webhook},
                                 link=notice_link(settings, engine))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()  # starts the channels
@@ -211,6 +215,7 @@ async def serve(
                 beside.cancel()
                 await asyncio.gather(beside, return_exceptions=True)
             await notices.stop()
+            await webhook.shutdown()
             await runner.cleanup()
             await sql.flush()  # statements still queued are written before the database closes
 

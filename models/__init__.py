@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "models.access",
     "models.console",
     "models.progress",
+    "models.webhooks",
 ]
 MIGRATIONS = "models.migrations"
 APP_LABEL = "orderbot"

@@ -137,3 +137,11 @@ class ResolveIn(_In):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
     resolution: Annotated[str, StringConstraints(max_length=64)] | None = None
     at: datetime | None = None
+
+
+class WebhookIn(_In):
+    """A URL to tell of events (``models/webhooks.EVENTS``)."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+[^\s]*$", max_length=2000)]
+    events: list[Literal["node_entered", "exception_opened", "exception_resolved", "request_created",
+                         "order_late"]] = Field(min_length=1)

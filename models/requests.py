@@ -26,7 +26,9 @@ from models.orders import Order
 from models.outbox import DIRECT, enqueue
 from models.people import Customer, Identity, Role, StaffMember
 from models.recipients import Recipient, staff_recipient
+from models.schedule import utcnow
 from models.sql import current, run, transaction
+from models import webhooks
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 STATUSES = (OPEN, CLAIMED, CLOSED)
@@ -95,6 +97,9 @@ async def record(order: Order, kind: str, text: str, reply_to: Target, owner: St
                                            address=reply_to.address, assigned_to=owner.code if owner else None,
                                            created_at=now)  # None: the database's clock
         await RequestMessage.create(request=req, at=req.created_at, direction=IN, author=CUSTOMER, text=text)
+        await webhooks.announce("request_created", f"request_created:{req.id}", {
+            "order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text, "channel": reply_to.channel,
+            "assigned_to": req.assigned_to}, now or utcnow(), order.order_no)
         if owner is not None:
             await enqueue(f"request:{req.id}", "customer_request", [recipient],
                           {"order_no": order.order_no, "request_id": req.id, "kind": kind, "text": text,

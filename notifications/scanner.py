@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from models import leases, outbox, queries, sql
+from models import leases, outbox, queries, sql, webhooks
 from models.engine import ProgressEngine
 from models.orders import Order, OrderException, OrderState, mark_noticed
 from models.outbox import Notice
@@ -53,6 +53,7 @@ class Scanner:
         reads only what is new, however many orders are late."""
         conn, written = sql.current(), 0
         answerers = await Answerers.load(conn)
+        hooks = await webhooks.subscribed(conn) if kind == "late" else []
         for _ in range(PAGES):
             page = await queries.page(condition, BATCH)
             if not page:
@@ -69,6 +70,9 @@ class Scanner:
                 payload = {"order_no": order.order_no, "workflow": order.workflow, "node": order.current_node,
                            **facts(order)}
                 notices += self.triggers.notices(key(order), kind, told, payload, order.order_no)
+                if hooks:  # held with the order's mark: told once, like the notices
+                    notices += webhooks.notices(hooks, "order_late", key(order), payload, self.engine.clock(),
+                                                order.order_no)
             # Marks and notices hold together, in the conversations' next commit (models.sql.atomic).
             count, inserts = outbox.inserts(notices)
             await sql.atomic([mark_noticed(mark, value, [o.id for o in page]), *inserts])

@@ -47,6 +47,7 @@ from notifications.render import Renderer
 from notifications.triggers import DIGESTED, ROUNDUP
 
 GROUP = "group"  # the audience a rendered notice has in a chat that is nobody's own
+WEBHOOK = "webhook"  # the audience of an event owed to another system (models/webhooks.py)
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,12 @@ class OutboxSender:
         row = group[0]
         if (expires := row["payload"].get("expires_at")) and datetime.fromisoformat(expires) <= self.clock():
             # Worth nothing any more (a code past its 10 minutes): a late one would only mislead.
-            await self._record(group, "failed", error="expired before it could be sent", count=True)
+            why = (f"not delivered within 24 hours; the last try: {row['last_error']}" if row["audience"] == WEBHOOK
+                   else "expired before it could be sent")
+            await self._record(group, "failed", error=why, count=True)
+            return
+        if row["audience"] == WEBHOOK:
+            await self._webhook(row)
             return
         rows = await self._digest(group)
         if not rows:
@@ -254,6 +260,19 @@ class OutboxSender:
                 return
         await self._record(rows, "undeliverable", error="; ".join(reasons) or "no channel to reach this person")
         log.warning("outbox: %s for %s is undeliverable (%s)", row["kind"], row["recipient"], "; ".join(reasons))
+
+    async def _webhook(self, row: dict[str, Any]) -> None:
+        """One event to one webhook: tried until it is taken, until 24 hours have passed, or until the URL is gone."""
+        occasion = Occasion(row["kind"], row["order_no"], {**row["payload"], "outbox_id": row["id"]}, self.clock())
+        delivery = await self._send(Target(row["channel"], row["address"]), Reply(""), occasion)
+        if delivery.ok:
+            await self._record([row], "sent", via=Target(row["channel"], row["address"]))
+        elif delivery.retryable:  # no count of tries: the 24 hours in the payload end it
+            attempts = row["attempts"] + 1
+            await self._record([row], "pending", error=delivery.reason, count=True,
+                               retry_at=self.clock() + self._backoff(attempts, delivery.retry_after))
+        else:
+            await self._record([row], "failed", error=delivery.reason, count=True)
 
     def _reader(self, row: dict[str, Any], person: Person | None, target: Target) -> tuple[str, ZoneInfo]:
         """The language and zone of the identity ``target`` is: each chat reads what it writes in."""

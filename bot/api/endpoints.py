@@ -15,10 +15,10 @@ from bot.api import views
 from bot.api.middleware import BAD_TEXT, MAX_DEPTH, check_text, depth, parse_body
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
 from bot.conversation.policy import COMMERCIAL, CONTACT
-from models import audit, queries
+from models import audit, queries, webhooks
 from models.engine import ProgressEngine
 from models.errors import EngineError
-from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn, WebhookIn
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PAGE = 200
@@ -338,3 +338,28 @@ async def list_orders(request: web.Request) -> web.Response:
         after=_int(request, "after", 0, 0, 2**62), limit=_int(request, "limit", 50, 1, MAX_PAGE))
     return _json(OrderList(orders=[views.summary(engine, o) for o in rows],
                            next_after=rows[-1].id if more else None))
+
+
+# ---------------------------------------------------------------- webhooks
+async def create_webhook(request: web.Request) -> web.Response:
+    """201 with the webhook and its secret (the only time it is shown)."""
+    body = await parse_body(request, WebhookIn)
+    now = _engine(request).clock()
+    hook = await webhooks.add(body.url, body.events, _actor(request), now)
+    await audit.acted(f"api:{_actor(request)}", "webhook.add", f"webhook:{hook.id}", None,
+                      {"url": hook.url, "events": hook.events}, at=now)
+    return _json(views.CreatedWebhook(**views.webhook_out(hook).model_dump(), secret=hook.secret), status=201)
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    return _json(views.WebhookList(webhooks=[views.webhook_out(h) for h in await webhooks.listed()]))
+
+
+async def delete_webhook(request: web.Request) -> web.Response:
+    raw = request.match_info["webhook_id"]
+    now = _engine(request).clock()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18) or not await webhooks.remove(int(raw), now):
+        raise HttpError(404, "not_found", f"no active webhook {raw[:20]}")
+    await audit.acted(f"api:{_actor(request)}", "webhook.remove", f"webhook:{raw}", {"active": True},
+                      {"active": False}, at=now)
+    return web.Response(status=204)

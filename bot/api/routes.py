@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from adapters.base import HttpError, Query, Route, error_response
 from bot.api import endpoints, views
 from bot.api.state import KEYS, MOUNTED, PRINCIPAL
-from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
+from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn, WebhookIn
 from models.sql import ping
 
 API = "/api/v1"
@@ -120,6 +120,17 @@ ROUTES: tuple[Route, ...] = (
                       "`event_id` answers 201 with `replayed: true` and stores nothing.",
           error_text=((400, "The body is not `{\"items\": [...]}` with 1 to 1,000 items"),
                       (413, "More than 1,000 items, or a body over 8 MB"))),
+    Route("POST", API + "/webhooks", endpoints.create_webhook, "Tell a URL of events (a signed JSON POST each)",
+          body=WebhookIn, response=views.CreatedWebhook, status=201, errors=(400, 401, 403),
+          scope="webhooks:admin", tag="webhooks",
+          description="Each delivery is a JSON POST `{id, type, created_at, data}` with the header "
+                      "`X-Orderbot-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the "
+                      "secret>`; `X-Orderbot-Delivery` is the event's id. Retried with backoff for 24 hours; a URL "
+                      "answering 410 is disabled. The answer's `secret` is shown only here."),
+    Route("GET", API + "/webhooks", endpoints.list_webhooks, "The webhooks", response=views.WebhookList,
+          errors=(401, 403), scope="webhooks:admin", tag="webhooks"),
+    Route("DELETE", API + "/webhooks/{webhook_id}", endpoints.delete_webhook, "Stop telling a webhook",
+          status=204, errors=(401, 403, 404), scope="webhooks:admin", tag="webhooks"),
     Route("GET", API + "/orders/{order_no}", endpoints.get_order, "One order: timeline, events, exceptions",
           response=views.OrderDetail, errors=(401, 403, 404), scope="orders:read"),
     Route("PATCH", API + "/orders/{order_no}", endpoints.patch_order,

@@ -258,3 +258,26 @@ class BatchOut(BaseModel):
     results: list[BatchResult]
     succeeded: int
     failed: int
+
+
+# ---------------------------------------------------------------- webhooks
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+    disabled_why: str | None = None
+
+
+class CreatedWebhook(WebhookOut):
+    secret: str = Field(description="signs every delivery (X-Orderbot-Signature); shown in this answer only")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookOut]
+
+
+def webhook_out(h) -> WebhookOut:
+    return WebhookOut(id=h.id, url=h.url, events=h.events, active=h.active, created_at=h.created_at,
+                      disabled_why=h.disabled_why)
