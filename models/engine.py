@@ -9,7 +9,7 @@ roll back together. Hooks are registered explicitly by the application (``bot/ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -268,6 +268,32 @@ class ProgressEngine:
         its own: the stored event, a replay of it, or the refusal.
         """
         return await self._writer.submit(self.normalize(raw_no), ev, source, default_actor)
+
+    async def record_history(self, raw_no: str, events: Sequence[EventIn], *, source: str,
+                             default_actor: str | None = None) -> int:
+        """Apply ``events`` to one order, in order, in one transaction (the caller's, if it has one):
+        an imported ledger row's dates. Events already stored (same ``event_id``) are passed over;
+        any refusal undoes them all. How many were new."""
+        no = self.normalize(raw_no)
+        async with in_transaction() as conn:
+            found = await orders.lock_orders(conn, [no])
+            if no not in found:
+                raise NotFound(f"no order {no}", reason="unknown_order", order_no=no)
+            state, now = found[no], self.clock()
+            known = await orders.find_events(conn, [(state.id, ev.event_id) for ev in events])
+            changes: list[Change] = []
+            for ev in events:
+                if (state.id, ev.event_id) in known:
+                    continue
+                ev = self.resolved(state, ev)
+                record = self.event_record(state, ev, source, default_actor, ev.fingerprint(), now)
+                ids = await orders.insert_events(conn, [(state.id, record)])
+                state, change = self.after_event(state, replace(record, id=ids[state.id]), ev)
+                changes.append(change)
+            if changes:
+                await orders.move_orders(conn, [state], now)
+                await self.emit(changes, conn)
+            return len(changes)
 
     def resolved(self, order: OrderState, ev: EventIn) -> EventIn:
         """``ev`` with its node as the key, when it names the node by its Chinese or English name."""

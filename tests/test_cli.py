@@ -187,7 +187,7 @@ ARGS = {  # every command that needs settings, with arguments it would accept
     ("staff", "bind"): ["S001", "telegram:1"], ("staff", "unbind"): ["S001", "telegram:1"],
     ("staff", "reassign"): ["S001", "--to", "S002"],
     ("webhook", "add"): ["https://erp.example/hook", "--events", "node_entered"], ("webhook", "list"): [],
-    ("webhook", "remove"): ["1"], ("webhook", "deliveries"): [], ("webhook", "redeliver"): ["1"],
+    ("import",): ["ledger.csv"], ("webhook", "remove"): ["1"], ("webhook", "deliveries"): [], ("webhook", "redeliver"): ["1"],
 }
 
 

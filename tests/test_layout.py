@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.kit.base import ROOT
 
-PACKAGES = ("bot", "adapters", "handlers", "models", "notifications")
+PACKAGES = ("bot", "adapters", "handlers", "ledger", "models", "notifications")
 SQL = re.compile(r"\b(SELECT\s[\s\S]*\sFROM\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+"
                  r"(TABLE|INDEX)\s|ALTER\s+TABLE\s|PRAGMA\s+\w)")
 ORM_ALLOWED = ("models", "bot.db")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import admin, export, notices, signin, talk, webhooks
+from bot.cli import admin, export, ledger, notices, signin, talk, webhooks
 from bot.cli.support import CONFIG_EXIT, fail, settings_from
 from bot.config import DEFAULT_FILE, ENV_PREFIX
 from bot.db import SchemaOutdated, apply_migrations, database
@@ -226,6 +226,7 @@ def nlu(ctx: click.Context, text: str | None, jsonl: str | None) -> None:
 admin.register(cli)
 export.register(cli, admin.order)
 webhooks.register(cli)
+ledger.register(cli)
 talk.register(cli)
 notices.register(cli)
 signin.register(cli)
