@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from models.orders import Order
 from models.sql import transaction
 from models.workflows import Workflow
 
+CHUNK = 200  # rows a commit
 TOTALS = re.compile(r"^(合计|总计|小计|共计|total|sum|grand ?total)\b", re.IGNORECASE)
 ALIASES = {"发货": "in_transit", "已发货": "in_transit", "在途": "in_transit", "完成": "delivered",
            "已完成": "delivered", "已收货": "delivered", "收货": "delivered"}
@@ -170,7 +171,8 @@ async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow
         seen[no] = n
         facts: dict[str, Any] = {"order_no": no}
         bad = False
-        for name, read in (("placed", lambda v: values.day(v, today)), ("promised", lambda v: values.day(v, today)),
+        for name, read in (("placed", lambda v: values.day(v, today, past=True)),
+                           ("promised", lambda v: values.day(v, today)),
                            ("phone", values.phone), ("amount", values.money), ("cost", values.money)):
             try:
                 facts[name] = read(cell(row, name))
@@ -187,11 +189,16 @@ async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow
         for key, j in cols.nodes.items():
             value = row[j] if j < len(row) else None
             try:
-                if (d := values.day(value, today)) is not None:
+                if (d := values.day(value, today, past=True)) is not None:
+                    if d > today + timedelta(days=1):
+                        raise BadValue("in the future: a node is entered on a day that has come")
                     dates[key] = d
             except BadValue as e:
                 out.refuse(Problem(n, headers[j] or key, text(value), str(e)))
                 bad = True
+        if facts.get("placed") and facts["placed"] > today + timedelta(days=1):
+            out.refuse(Problem(n, col("placed"), text(cell(row, "placed")), "in the future"))
+            bad = True
         facts["dates"] = dates
         target = None
         if facts["status"]:
@@ -302,26 +309,34 @@ async def apply(plan_: Plan, engine: ProgressEngine, *, actor: str = "import",
     """Write every planned row that changes something, each in one transaction; rows refused now
     (the engine's own checks) are reported and leave nothing behind. How many rows were written."""
     written, refused = 0, []
+    todo = [rp for rp in plan_.rows if rp.changing]
     with engine.hooks_paused():
-        for rp in plan_.rows:
-            if rp.changing:
-                try:
-                    async with transaction():
-                        if rp.new:
-                            await engine.create_order(rp.new, source="import", actor=actor)
-                        if rp.patch:
-                            await engine.update_order(rp.order_no, OrderPatch(**rp.patch, apply_to_customer=True),
-                                                      source="import", actor=actor)
-                        if rp.events:
-                            await engine.record_history(rp.order_no, rp.events, source="import", default_actor=actor)
-                    written += 1
-                except EngineError as e:
-                    refused.append(Problem(rp.row, getattr(e, "field", None) or "order", rp.order_no, e.message))
-                except ValidationError as e:
-                    refused.append(Problem(rp.row, "order", rp.order_no, e.errors()[0]["msg"]))
+        for start in range(0, len(todo), CHUNK):
+            # A chunk of rows commits together (a commit per row would be most of the time); each row in
+            # a savepoint of its own, so a refused row leaves nothing and a crash leaves whole rows only.
+            async with transaction():
+                for rp in todo[start:start + CHUNK]:
+                    try:
+                        async with transaction():
+                            await _row(engine, rp, actor)
+                        written += 1
+                    except EngineError as e:
+                        refused.append(Problem(rp.row, getattr(e, "field", None) or "order", rp.order_no, e.message))
+                    except ValidationError as e:
+                        refused.append(Problem(rp.row, "order", rp.order_no, e.errors()[0]["msg"]))
             if progress is not None:
-                progress(1)
+                progress(len(todo[start:start + CHUNK]))
     return written, refused
+
+
+async def _row(engine: ProgressEngine, rp: RowPlan, actor: str) -> None:
+    if rp.new:
+        await engine.create_order(rp.new, source="import", actor=actor)
+    if rp.patch:
+        await engine.update_order(rp.order_no, OrderPatch(**rp.patch, apply_to_customer=True), source="import",
+                                  actor=actor)
+    if rp.events:
+        await engine.record_history(rp.order_no, rp.events, source="import", default_actor=actor)
 
 
 def report(p: Plan, file_name: str, *, applied: bool, limit: int = 50) -> str:

@@ -25,9 +25,10 @@ def text(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
-def day(value: object, today: date) -> date | None:
-    """2026/12/1, 2026-12-01, 2026.12.1, 2026年12月1日, 12月1日 (the year nearest ``today``), an Excel
-    serial number or a datetime cell; None for an empty cell."""
+def day(value: object, today: date, *, past: bool = False) -> date | None:
+    """2026/12/1, 2026-12-01, 2026.12.1, 2026年12月1日, 12月1日 (the year nearest ``today``; with ``past``,
+    the last such day up to tomorrow: something that happened), an Excel serial number or a
+    datetime cell; None for an empty cell."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -48,9 +49,11 @@ def day(value: object, today: date) -> date | None:
             month, d = int(m[1]), int(m[2])
             # No year written: the one that puts the day nearest today (a ledger of this season).
             choices = [date(today.year + k, month, d) for k in (-1, 0, 1)]
+            if past:
+                return max(c for c in choices if c <= today + timedelta(days=1))
             return min(choices, key=lambda c: abs((c - today).days))
         if raw.replace(".", "", 1).isdigit():
-            return day(float(raw), today)
+            return day(float(raw), today, past=past)
     except ValueError:
         raise BadValue("not a date that exists") from None
     raise BadValue("not a date (write 2026-12-01, 2026/12/1 or 12月1日)")

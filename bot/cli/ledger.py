@@ -90,7 +90,7 @@ class _progress:
         if self.bar is None:
             return
         self.done += n
-        if self.done % 50 == 0 or self.done == self.total:
+        if True:
             rate = self.done / max(time.perf_counter() - self.started, 1e-6)
             self.bar.update(self.task, completed=self.done, rate=f"{rate:,.0f}")
 
