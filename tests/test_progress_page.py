@@ -258,7 +258,8 @@ async def test_a_customer_opens_their_link_and_an_expired_one(desk: Desk, engine
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         await page.goto(f"{desk.base}/api/docs")
-        await page.wait_for_function("document.body.innerText.includes('/api/v1/orders')", timeout=20_000)
+        await page.wait_for_function("!!document.body && document.body.innerText.includes('/api/v1/orders')",
+                                     timeout=60_000)  # Redoc renders the whole document first
         await shoot(page, "api-docs")
         # Redoc's own "powered by" logo points at its CDN: the page's policy keeps it from loading, as it should.
         assert [e for e in errors if "cdn.redoc.ly" not in e] == [], errors

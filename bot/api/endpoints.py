@@ -1,18 +1,17 @@
 """Handlers of the integration API: orders, node events, exceptions, and batches of orders and events."""
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from adapters.base import HttpError, error_body, validation_error
+from adapters.base import HttpError, error_body
 from bot.api import views
-from bot.api.middleware import BAD_TEXT, MAX_DEPTH, check_text, depth, parse_body
+from bot.api.middleware import BAD_TEXT, json_body, parse_body, validated
 from bot.api.state import ENGINE, LINKS, PRINCIPAL
 from bot.conversation.policy import COMMERCIAL, CONTACT
 from models import audit, queries, webhooks
@@ -20,7 +19,6 @@ from models.engine import ProgressEngine
 from models.errors import EngineError
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn, WebhookIn
 
-M = TypeVar("M", bound=BaseModel)
 MAX_PAGE = 200
 MAX_ORDER_NO = 64  # the orders table's column
 MAX_QUERY_TEXT = 64
@@ -148,13 +146,7 @@ async def _batch_items(request: web.Request) -> list[Any]:
         if size > MAX_BATCH_BODY:
             raise HttpError(413, "payload_too_large", f"a batch body may have at most {MAX_BATCH_BODY // 2**20} MB")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if depth(raw) > MAX_DEPTH:
-        raise HttpError(400, "malformed_json", f"the request body is nested too deep (at most {MAX_DEPTH} levels)")
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
+    data = json_body(b"".join(chunks))
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise HttpError(400, "malformed_json", 'the request body must be a JSON object {"items": [...]}',
                         field="items")
@@ -168,17 +160,6 @@ async def _batch_items(request: web.Request) -> list[Any]:
         raise HttpError(413, "too_many_items", f"a batch holds at most {MAX_BATCH} items, this one {len(items)}",
                         field="items")
     return items
-
-
-def _item(raw: Any, model: type[M]) -> M:
-    """One item as ``model``, refused the way the single call refuses its body."""
-    if not isinstance(raw, dict):
-        raise HttpError(400, "malformed_json", "the request body must be a JSON object")
-    check_text(raw, ())
-    try:
-        return model.model_validate(raw)
-    except ValidationError as e:
-        raise validation_error(e) from None
 
 
 async def _each(items: list[Any], run: Callable[[Any], Awaitable[tuple[int, dict[str, Any], bool]]]
@@ -204,7 +185,7 @@ async def orders_batch(request: web.Request) -> web.Response:
     items = await _batch_items(request)
 
     async def one(raw: Any) -> tuple[int, dict[str, Any], bool]:
-        status, created = await _create(request, _item(raw, OrderIn))
+        status, created = await _create(request, validated(raw, OrderIn))
         return status, _visible(request, created), status == 200
 
     return await _each(items, one)
@@ -225,7 +206,7 @@ async def events_batch(request: web.Request) -> web.Response:
                                 f"most {MAX_ORDER_NO} characters")
         else:
             order_no = ""
-        status, out, replayed = await _event(request, order_no, _item(raw, EventIn))
+        status, out, replayed = await _event(request, order_no, validated(raw, EventIn))
         return status, out.model_dump(mode="json"), replayed
 
     return await _each(items, one)

@@ -36,12 +36,21 @@ async def parse_body(request: web.Request, model: type[M], *, empty_ok: bool = F
     raw = await request.read()
     if not raw.strip() and empty_ok:
         raw = b"{}"
+    return validated(json_body(raw), model)
+
+
+def json_body(raw: bytes) -> object:
+    """A body's JSON, refused (400) when it nests too deep or is no JSON at all."""
     if depth(raw) > MAX_DEPTH:
         raise HttpError(400, "malformed_json", f"the request body is nested too deep (at most {MAX_DEPTH} levels)")
     try:
-        data = json.loads(raw or b"null")
+        return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:
         raise HttpError(400, "malformed_json", f"the request body is not valid JSON: {e}") from None
+
+
+def validated(data: object, model: type[M]) -> M:
+    """``data`` as ``model``: 400 when it is no object, holds text no field may, or fails validation."""
     if not isinstance(data, dict):
         raise HttpError(400, "malformed_json", "the request body must be a JSON object")
     check_text(data, ())
