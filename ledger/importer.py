@@ -1,20 +1,24 @@
-"""Importing a ledger: plan every row against the database, report, write the bad rows back, apply.
+"""Importing a ledger: every row planned against the stored orders, reported, applied, a chunk at a time.
 
-Each row becomes at most: a new order (``engine.create_order``), changed fields
-(``engine.update_order``, kept as history), and node events (``engine.record_history``), all
-in one transaction, so a row is imported whole or not at all, and a crash leaves nothing
-half-written. Events are named by their node (``import:<node>``), so importing the same
-ledger again finds everything there and changes nothing, and an updated ledger adds only
-what is new. Events carry ``source = import`` and the file's name. An import tells nobody
-(the engine's hooks are paused): a ledger is history.
+Each row becomes at most: a new order, changed fields (kept as history) and node events at
+the ledger's own dates. Rows are read, planned and written a chunk at a time, so memory
+stays flat whatever the file's length; a chunk's writes are a few multi-row statements in
+one transaction (``engine.create_orders``, ``engine.record_history``), so a crash leaves
+whole rows only. When a chunk fails as a whole (a number another process took meanwhile),
+it is written again row by row, each in a savepoint of its own, and only the culprit is
+refused. Events are named by their node (``import:<node>``), so importing the same ledger
+again changes nothing and an updated one adds only what is new. Events carry ``source =
+import`` and the file's name. An import tells nobody unless asked to (``notify``): a ledger
+is mostly history, and a first import would tell every customer of every past order.
 """
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,10 +33,11 @@ from models.engine import ProgressEngine
 from models.errors import EngineError
 from models.inputs import CustomerIn, EventData, EventIn, OrderIn, OrderPatch
 from models.orders import Order
-from models.sql import transaction
+from models.sql import IntegrityError, transaction
 from models.workflows import Workflow
 
-CHUNK = 200  # rows a commit
+CHUNK = 1000  # rows read, planned and written together (bench/README.md: import)
+LIMIT = 50  # changes and assumptions listed in the report; the counts cover them all
 TOTALS = re.compile(r"^(合计|总计|小计|共计|total|sum|grand ?total)\b", re.IGNORECASE)
 ALIASES = {"发货": "in_transit", "已发货": "in_transit", "在途": "in_transit", "完成": "delivered",
            "已完成": "delivered", "已收货": "delivered", "收货": "delivered"}
@@ -68,8 +73,17 @@ class RowPlan:
 
 
 @dataclass
-class Plan:
-    rows: list[RowPlan] = field(default_factory=list)
+class Summary:
+    """What an import found and did: counts of everything, the first changes in words, every problem."""
+
+    rows: int = 0  # rows with an order (good and bad)
+    new_orders: int = 0
+    updated: int = 0
+    moves: int = 0
+    unchanged: int = 0
+    written: int = 0
+    changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     bad_rows: dict[int, list[Problem]] = field(default_factory=dict)
     skipped_empty: int = 0
@@ -80,21 +94,36 @@ class Plan:
         self.problems.append(p)
         self.bad_rows.setdefault(p.row, []).append(p)
 
-    @property
-    def new_orders(self) -> list[RowPlan]:
-        return [r for r in self.rows if r.new]
+    def count(self, rp: RowPlan) -> None:
+        if rp.new:
+            self.new_orders += 1
+        elif rp.patch or rp.events:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+        self.moves += len(rp.events)
+        if rp.changing and len(self.changes) < LIMIT:
+            self.changes.append(f"row {rp.row} {rp.order_no}: {'; '.join(rp.changes)}")
+        for note in rp.notes[:max(0, LIMIT - len(self.notes))]:
+            self.notes.append(f"row {rp.row} {rp.order_no}: {note}")
 
     @property
-    def updated(self) -> list[RowPlan]:
-        return [r for r in self.rows if not r.new and (r.patch or r.events)]
+    def changing(self) -> int:
+        return self.new_orders + self.updated
 
-    @property
-    def moves(self) -> int:
-        return sum(len(r.events) for r in self.rows)
+    def as_dict(self) -> dict[str, Any]:
+        """For storing (the console keeps an upload's report) and for JSON."""
+        return {"rows": self.rows, "new_orders": self.new_orders, "updated": self.updated, "moves": self.moves,
+                "unchanged": self.unchanged, "written": self.written, "changes": self.changes, "notes": self.notes,
+                "problems": [vars(p) for p in self.problems], "skipped_empty": self.skipped_empty,
+                "skipped_totals": self.skipped_totals, "unread": self.unread}
 
-    @property
-    def unchanged(self) -> int:
-        return sum(1 for r in self.rows if not r.changing)
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Summary:
+        out = cls(**{k: v for k, v in d.items() if k != "problems"})
+        for p in d.get("problems", []):
+            out.refuse(Problem(**p))
+        return out
 
 
 def _node_for(status: str, wf: Workflow) -> tuple[str | None, str | None]:
@@ -128,47 +157,87 @@ def _at(d: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(d, time(9, 0), tz)  # a ledger gives the day; nine in the morning stands for it
 
 
-async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow: str = "standard") -> Plan:
-    """Every row of ``sheet`` read and compared with the orders already stored."""
-    wf = engine.workflows.get(workflow)
-    if wf is None:
-        raise EngineError(f"no workflow {workflow!r}")
-    cols, today, tz = sheet.columns, engine.today(), engine.tz
-    out = Plan(unread=cols.unread)
-    headers = cols.headers
-    seen: dict[str, int] = {}
-    parsed: list[tuple[int, dict[str, Any]]] = []
+def _at(d: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(d, time(9, 0), tz)  # a ledger gives the day; nine in the morning stands for it
 
-    def cell(row: list[Any], name: str) -> Any:
-        j = cols.fields.get(name)
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class Importer:
+    """One import of one ledger: ``run`` plans every row, and with ``apply`` writes the good ones."""
+
+    def __init__(self, engine: ProgressEngine, file_name: str, *, workflow: str = "standard",
+                 actor: str = "import", notify: bool = False, chunk: int = CHUNK) -> None:
+        wf = engine.workflows.get(workflow)
+        if wf is None:
+            raise EngineError(f"no workflow {workflow!r} (known: {', '.join(engine.workflows.workflows)})")
+        self.engine, self.file_name, self.wf, self.actor, self.notify = engine, file_name, wf, actor, notify
+        self.chunk = chunk
+        self.today, self.tz = engine.today(), engine.tz
+        self.seen: dict[str, int] = {}  # order number -> the row it was first on
+        self.statuses: dict[str, tuple[str | None, str | None]] = {}  # status cell -> node, note
+
+    async def run(self, sheet: Sheet, *, apply: bool, progress: Callable[[int], None] | None = None) -> Summary:
+        out = Summary(unread=sheet.columns.unread)
+        self.sheet, self.out = sheet, out
+        if apply and not self.notify:
+            with self.engine.hooks_paused():
+                await self._each_chunk(apply, progress)
+        else:
+            await self._each_chunk(apply, progress)
+        return out
+
+    async def _each_chunk(self, apply: bool, progress: Callable[[int], None] | None) -> None:
+        for chunk in _chunks(self.sheet.rows(), self.chunk):
+            parsed = [(n, f) for n, row in chunk if (f := self._parse(n, row)) is not None]
+            existing = await _existing([f["order_no"] for _, f in parsed])
+            plans = [rp for n, f in parsed if (rp := self._plan(n, f, existing.get(f["order_no"]))) is not None]
+            for rp in plans:
+                self.out.count(rp)
+            if apply:
+                await self._write([rp for rp in plans if rp.changing])
+            if progress is not None:
+                progress(len(chunk))
+
+    # ---------------------------------------------------------------- one row's cells
+    def _cell(self, row: list[Any], name: str) -> Any:
+        j = self.sheet.columns.fields.get(name)
         return row[j] if j is not None and j < len(row) else None
 
-    def col(name: str) -> str:
+    def _col(self, name: str) -> str:
+        cols = self.sheet.columns
         j = cols.fields.get(name)
-        return headers[j] if j is not None and j < len(headers) and headers[j] else name
+        return cols.headers[j] if j is not None and j < len(cols.headers) and cols.headers[j] else name
 
-    for n, row in sheet.rows:
+    def _parse(self, n: int, row: list[Any]) -> dict[str, Any] | None:
+        """A row's facts, read and checked; None for a row skipped (empty, totals) or refused."""
+        out, engine, today, cell, col = self.out, self.engine, self.today, self._cell, self._col
         cells = [text(c) for c in row]
         if not any(cells):
             out.skipped_empty += 1
-            continue
+            return None
         raw_no = text(cell(row, "order_no"))
         first = next(c for c in cells if c)
         if TOTALS.match(first) or (not raw_no and TOTALS.match(" ".join(cells).strip())):
             out.skipped_totals.append(n)
-            continue
+            return None
+        out.rows += 1
         if not raw_no:
             out.refuse(Problem(n, col("order_no"), "", "no order number"))
-            continue
+            return None
         no = engine.normalize(raw_no)
         if not engine.numbers.is_valid(no):
             out.refuse(Problem(n, col("order_no"), raw_no,
                                f"not an order number (they look like {engine.numbers.pattern.pattern})"))
-            continue
-        if no in seen:
-            out.refuse(Problem(n, col("order_no"), raw_no, f"the same order as row {seen[no]}"))
-            continue
-        seen[no] = n
+            return None
+        if no in self.seen:
+            out.refuse(Problem(n, col("order_no"), raw_no, f"the same order as row {self.seen[no]}"))
+            return None
+        self.seen[no] = n
         facts: dict[str, Any] = {"order_no": no}
         bad = False
         for name, read in (("placed", lambda v: values.day(v, today, past=True)),
@@ -186,7 +255,8 @@ async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow
             out.refuse(Problem(n, col("email"), facts["email"], "not an e-mail address"))
             bad = True
         dates: dict[str, date] = {}
-        for key, j in cols.nodes.items():
+        headers = self.sheet.columns.headers
+        for key, j in self.sheet.columns.nodes.items():
             value = row[j] if j < len(row) else None
             try:
                 if (d := values.day(value, today, past=True)) is not None:
@@ -200,9 +270,11 @@ async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow
             out.refuse(Problem(n, col("placed"), text(cell(row, "placed")), "in the future"))
             bad = True
         facts["dates"] = dates
-        target = None
+        target, wf = None, self.wf
         if facts["status"]:
-            target, note = _node_for(facts["status"], wf)
+            if facts["status"] not in self.statuses:  # a ledger says the same few things all the way down
+                self.statuses[facts["status"]] = _node_for(facts["status"], wf)
+            target, note = self.statuses[facts["status"]]
             if target is None:
                 out.refuse(Problem(n, col("status"), facts["status"],
                                    f"no node of the workflow has this name ({', '.join(x.name('zh') for x in wf.nodes)})"))
@@ -213,46 +285,90 @@ async def plan(sheet: Sheet, engine: ProgressEngine, file_name: str, *, workflow
         if latest and (target is None or wf.index(latest) > wf.index(target)):
             target = latest
         facts["target"] = target
-        if not bad:
-            parsed.append((n, facts))
-    existing = await _existing([f["order_no"] for _, f in parsed])
-    for n, f in parsed:
-        order = existing.get(f["order_no"])
-        rp = RowPlan(n, f["order_no"])
+        return None if bad else facts
+
+    def _plan(self, n: int, f: dict[str, Any], order: Order | None) -> RowPlan | None:
+        """What the row changes on its stored order (or the order it creates); None when refused."""
+        rp, wf, col = RowPlan(n, f["order_no"]), self.wf, self._col
         if f.get("note_status"):
             rp.notes.append(f["note_status"])
         try:
             if order is None:
                 if not f["customer"]:
-                    out.refuse(Problem(n, col("customer"), "", "a new order needs its customer's name"))
-                    continue
+                    self.out.refuse(Problem(n, col("customer"), "", "a new order needs its customer's name"))
+                    return None
                 rp.new = OrderIn(order_no=f["order_no"], workflow=wf.key,
                                  customer=CustomerIn(name=f["customer"], email=f["email"], phone=f["phone"]),
                                  promised_date=f["promised"], amount=f["amount"], cost=f["cost"],
                                  sales_owner=f["owner"], ship_to=f["ship_to"], supplier=f["supplier"],
-                                 placed_at=_at(f["placed"], tz) if f["placed"] else None)
+                                 placed_at=_at(f["placed"], self.tz) if f["placed"] else None)
                 rp.changes.append("new order")
                 current = wf.first.key
             else:
                 rp.patch = _patch(order, f, rp)
                 current = order.current_node
-                wf = engine.workflow_of(order)
+                wf = self.engine.workflow_of(order)
         except ValidationError as e:
             err = e.errors()[0]
             where = str(err["loc"][-1]) if err["loc"] else "order"
-            out.refuse(Problem(n, col({"name": "customer", "email": "email", "phone": "phone"}.get(where, where)),
-                               str(err.get("input", ""))[:60], err["msg"]))
-            continue
+            self.out.refuse(Problem(n, col({"name": "customer", "email": "email", "phone": "phone"}.get(where, where)),
+                                    str(err.get("input", ""))[:60], err["msg"]))
+            return None
+        except EngineError as e:  # its workflow is gone from the workflows file
+            self.out.refuse(Problem(n, col("order_no"), f["order_no"], e.message))
+            return None
         target = f["target"]
         if target and wf.has(target) and wf.has(current):
             if wf.index(target) > wf.index(current):
-                rp.events = _events(wf, current, target, f, tz, file_name, n)
+                rp.events = _events(wf, current, target, f, self.tz, self.file_name, n)
                 rp.changes.append(f"{wf.node(current).name('zh')} → {wf.node(target).name('zh')}")
             elif wf.index(target) < wf.index(current):
                 rp.notes.append(f"the ledger says {wf.node(target).name('zh')}, the order is at "
                                 f"{wf.node(current).name('zh')} already: left there")
-        out.rows.append(rp)
-    return out
+        return rp
+
+    # ---------------------------------------------------------------- writing
+    async def _write(self, todo: list[RowPlan]) -> None:
+        if not todo:
+            return
+        try:
+            async with transaction():
+                await self._all(todo)
+            self.out.written += len(todo)
+            return
+        except (EngineError, ValidationError, IntegrityError):
+            pass  # something the plan could not foresee: row by row below, so only the culprit is refused
+        async with transaction():
+            for rp in todo:
+                try:
+                    async with transaction():
+                        await self._one(rp)
+                    self.out.written += 1
+                except EngineError as e:
+                    self.out.refuse(Problem(rp.row, getattr(e, "field", None) or "order", rp.order_no, e.message))
+                except ValidationError as e:
+                    self.out.refuse(Problem(rp.row, "order", rp.order_no, e.errors()[0]["msg"]))
+
+    async def _all(self, todo: list[RowPlan]) -> None:
+        engine, actor = self.engine, self.actor
+        if news := [rp.new for rp in todo if rp.new]:
+            await engine.create_orders(news, source="import", actor=actor)
+        for rp in todo:
+            if rp.patch:
+                await engine.update_order(rp.order_no, OrderPatch(**rp.patch, apply_to_customer=True),
+                                          source="import", actor=actor)
+        if histories := [(rp.order_no, rp.events) for rp in todo if rp.events]:
+            await engine.record_history(histories, source="import", default_actor=actor)
+
+    async def _one(self, rp: RowPlan) -> None:
+        engine, actor = self.engine, self.actor
+        if rp.new:
+            await engine.create_order(rp.new, source="import", actor=actor)
+        if rp.patch:
+            await engine.update_order(rp.order_no, OrderPatch(**rp.patch, apply_to_customer=True), source="import",
+                                      actor=actor)
+        if rp.events:
+            await engine.record_history([(rp.order_no, rp.events)], source="import", default_actor=actor)
 
 
 async def _existing(numbers: list[str]) -> dict[str, Order]:
@@ -294,57 +410,22 @@ def _events(wf: Workflow, current: str, target: str, f: dict[str, Any], tz: Zone
     nodes = wf.nodes[wf.index(current) + 1: wf.index(target) + 1]
     dates: dict[str, date] = f["dates"]
     out, later = [], None
+    plain = EventData(file=file_name)  # one for all events without a parcel: never changed once made
     for node in reversed(nodes):
         later = dates.get(node.key, later)
-        data = EventData(carrier=f["carrier"], tracking_no=f["tracking"]) \
-            if node.key == target and f["tracking"] else EventData()
-        data = EventData(**data.model_dump(exclude_none=True), file=file_name)
+        data = EventData(carrier=f["carrier"], tracking_no=f["tracking"], file=file_name) \
+            if node.key == target and f["tracking"] else plain
         out.append(EventIn(event_id=f"import:{node.key}", node=node.key, at=_at(later, tz) if later else None,
                            actor="import", note=f"导入自 {file_name} 第 {row} 行", data=data))
     return list(reversed(out))
 
 
-async def apply(plan_: Plan, engine: ProgressEngine, *, actor: str = "import",
-                progress: Callable[[int], None] | None = None) -> tuple[int, list[Problem]]:
-    """Write every planned row that changes something, each in one transaction; rows refused now
-    (the engine's own checks) are reported and leave nothing behind. How many rows were written."""
-    written, refused = 0, []
-    todo = [rp for rp in plan_.rows if rp.changing]
-    with engine.hooks_paused():
-        for start in range(0, len(todo), CHUNK):
-            # A chunk of rows commits together (a commit per row would be most of the time); each row in
-            # a savepoint of its own, so a refused row leaves nothing and a crash leaves whole rows only.
-            async with transaction():
-                for rp in todo[start:start + CHUNK]:
-                    try:
-                        async with transaction():
-                            await _row(engine, rp, actor)
-                        written += 1
-                    except EngineError as e:
-                        refused.append(Problem(rp.row, getattr(e, "field", None) or "order", rp.order_no, e.message))
-                    except ValidationError as e:
-                        refused.append(Problem(rp.row, "order", rp.order_no, e.errors()[0]["msg"]))
-            if progress is not None:
-                progress(len(todo[start:start + CHUNK]))
-    return written, refused
-
-
-async def _row(engine: ProgressEngine, rp: RowPlan, actor: str) -> None:
-    if rp.new:
-        await engine.create_order(rp.new, source="import", actor=actor)
-    if rp.patch:
-        await engine.update_order(rp.order_no, OrderPatch(**rp.patch, apply_to_customer=True), source="import",
-                                  actor=actor)
-    if rp.events:
-        await engine.record_history(rp.order_no, rp.events, source="import", default_actor=actor)
-
-
-def report(p: Plan, file_name: str, *, applied: bool, limit: int = 50) -> str:
-    """The dry run's (or the import's) account: counts, each change, each problem by row and column."""
+def report(p: Summary, file_name: str, *, applied: bool) -> str:
+    """The dry run's (or the import's) account: counts, the first changes, each problem by row and column."""
     verb = "imported" if applied else "would import"
-    lines = [f"{file_name}: {len(p.rows) + len(p.bad_rows)} rows with orders; {verb}:",
-             f"  new orders:      {len(p.new_orders)}",
-             f"  updated orders:  {len(p.updated)}",
+    lines = [f"{file_name}: {p.rows} rows with orders; {verb}:",
+             f"  new orders:      {p.new_orders}",
+             f"  updated orders:  {p.updated}",
              f"  node moves:      {p.moves}",
              f"  unchanged:       {p.unchanged}",
              f"  rows with errors (skipped): {len(p.bad_rows)}",
@@ -352,33 +433,31 @@ def report(p: Plan, file_name: str, *, applied: bool, limit: int = 50) -> str:
              + (f", totals row(s) {', '.join(map(str, p.skipped_totals))}" if p.skipped_totals else "")]
     if p.unread:
         lines.append(f"  columns not read: {', '.join(p.unread)} (name them with --map)")
-    changed = [r for r in p.rows if r.changing]
-    if changed:
+    if p.changes:
         lines.append("changes:")
-        lines += [f"  row {r.row} {r.order_no}: {'; '.join(r.changes)}" for r in changed[:limit]]
-        if len(changed) > limit:
-            lines.append(f"  … and {len(changed) - limit} more")
-    notes = [(r, n) for r in p.rows for n in r.notes]
-    if notes:
+        lines += [f"  {c}" for c in p.changes]
+        if p.changing > len(p.changes):
+            lines.append(f"  … and {p.changing - len(p.changes)} more")
+    if p.notes:
         lines.append("assumed:")
-        lines += [f"  row {r.row} {r.order_no}: {n}" for r, n in notes[:limit]]
+        lines += [f"  {n}" for n in p.notes]
     if p.problems:
         lines.append("problems:")
-        lines += [f"  {x}" for x in p.problems[:limit * 4]]
-        if len(p.problems) > limit * 4:
-            lines.append(f"  … and {len(p.problems) - limit * 4} more (all of them in the .errors.xlsx)")
+        lines += [f"  {x}" for x in p.problems[:LIMIT * 4]]
+        if len(p.problems) > LIMIT * 4:
+            lines.append(f"  … and {len(p.problems) - LIMIT * 4} more (all of them in the .errors.xlsx)")
     return "\n".join(lines)
 
 
-def errors_workbook(sheet: Sheet, p: Plan) -> bytes:
-    """The ledger as it was, with a last column saying what is wrong with each bad row."""
+def errors_workbook(sheet: Sheet, p: Summary) -> bytes:
+    """The ledger as it was (read again, row by row), with a last column saying what is wrong with each bad row."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     out = book.create_sheet("ledger")
-    width = max((len(r) for r in sheet.raw), default=0)
     out.freeze_panes = f"A{sheet.header_row + 1}"
-    for n, row in enumerate(sheet.raw, start=1):
+    width = sheet.width
+    for n, row in enumerate(sheet.raw(), start=1):
         cells = [("'" + c if isinstance(c, str) and c.startswith("=") else c) for c in row]  # text, not a formula
         cells += [None] * (width - len(cells))
         if n == sheet.header_row:

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,41 +62,48 @@ class Columns:
 
 @dataclass
 class Sheet:
-    """A ledger: its rows as the file numbers them (1-based), the header row's number, its columns."""
+    """A ledger: where its header row is (1-based, as the file numbers rows), its columns, and its
+    rows, read again from the file each time they are wanted rather than held."""
 
-    rows: list[tuple[int, list[Any]]]
+    path: Path
     header_row: int
     columns: Columns
-    raw: list[list[Any]]  # every row of the file, for writing it back with a column of problems
+    total: int  # rows after the header
+    width: int  # cells in the widest row
+
+    def raw(self) -> Iterator[list[Any]]:
+        """Every row of the file."""
+        return read_rows(self.path)
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """The rows after the header, each with its number in the file."""
+        for n, row in enumerate(self.raw(), start=1):
+            if n > self.header_row:
+                yield n, row
 
 
 class LedgerError(Exception):
     """A ledger that cannot be read at all (its message says why and where)."""
 
 
-def read_rows(path: Path) -> list[list[Any]]:
-    """Every row of the file's first sheet as a list of cell values."""
+def read_rows(path: Path) -> Iterator[list[Any]]:
+    """Every row of the file's first sheet as a list of cell values, one at a time."""
     suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".xls", ".csv", ".txt"):
+        raise LedgerError(f"{path.name}: not a ledger this reads (.xlsx, .xls or .csv)")
     try:
-        if suffix == ".xlsx":
-            from openpyxl import load_workbook
-
-            book = load_workbook(path, read_only=True, data_only=True)
-            try:
-                return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
-            finally:
-                book.close()
-        if suffix == ".xls":
-            from python_calamine import CalamineWorkbook
-
-            return [list(r) for r in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()]
         if suffix in (".csv", ".txt"):
-            return list(csv.reader(io.StringIO(decoded(path.read_bytes()))))
+            return iter(csv.reader(io.StringIO(decoded(path.read_bytes()))))
+        # calamine (Rust) reads a workbook a dozen times faster than openpyxl, .xls as well as .xlsx
+        from python_calamine import CalamineWorkbook
+
+        data = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        left = [None] * data.start[1] if data.start else []  # rows come from the first row, cells from the first used column
+        return (left + r for r in data.iter_rows())
     except LedgerError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged or misnamed file: said in one line
         raise LedgerError(f"{path.name}: cannot be read as {suffix[1:]} ({type(e).__name__}: {e})") from None
-    raise LedgerError(f"{path.name}: not a ledger this reads (.xlsx, .xls or .csv)")
 
 
 def decoded(raw: bytes) -> str:
@@ -157,12 +165,17 @@ def load_map(path: Path | None, workflows: WorkflowSet) -> dict[str, str]:
 
 
 def sheet(path: Path, workflows: WorkflowSet, mapping: dict[str, str] | None = None) -> Sheet:
-    """The ledger in ``path``: header found, columns mapped, data rows after it."""
-    raw = read_rows(path)
+    """The ledger in ``path``: header found, columns mapped, rows counted."""
     fields, nodes = _known(workflows, mapping or {})
     best: tuple[int, int, Columns] | None = None
-    for i, row in enumerate(raw[:SCAN]):
-        group = _groups(raw[i - 1], len(row)) if i > 0 else [""] * len(row)
+    top: list[list[Any]] = []
+    count = width = 0
+    for count, row in enumerate(read_rows(path), start=1):
+        width = max(width, len(row))
+        if count <= SCAN:
+            top.append(row)
+    for i, row in enumerate(top):
+        group = _groups(top[i - 1], len(row)) if i > 0 else [""] * len(row)
         cols = _columns(row, group, fields, nodes)
         score = len(cols.fields) + len(cols.nodes)
         if "order_no" in cols.fields and score >= 2 and (best is None or score > best[0]):
@@ -171,8 +184,7 @@ def sheet(path: Path, workflows: WorkflowSet, mapping: dict[str, str] | None = N
         raise LedgerError(f"{path.name}: no header row with an order number column (订单号 / 单号 / Order No) "
                           f"in its first {SCAN} rows; name the columns with --map")
     _, i, cols = best
-    rows = [(n + 1, list(r)) for n, r in enumerate(raw) if n > i]
-    return Sheet(rows, i + 1, cols, raw)
+    return Sheet(path, i + 1, cols, count - i - 1, width)
 
 
 def _groups(above: list[Any], width: int) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -21,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import audit, orders, schedule
+from models import audit, orders, people, schedule
 from models.changes import Change, ChangeHook, EventResult, ExceptionResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
@@ -33,6 +34,7 @@ from models.writer import EventWriter
 
 log = logging.getLogger(__name__)
 MAX_FUTURE = timedelta(days=1)
+_PAUSED: ContextVar[bool] = ContextVar("hooks_paused", default=False)
 
 
 class ProgressEngine:
@@ -59,15 +61,23 @@ class ProgressEngine:
 
     @contextmanager
     def hooks_paused(self) -> Iterator[None]:
-        """Changes made inside write nothing else (importing history: the past notifies nobody)."""
-        saved, self._hooks = self._hooks, []
+        """Changes made inside (in this task, and tasks it starts) write nothing else: importing
+        history, where the past notifies nobody, while the rest of the process goes on as ever."""
+        token = _PAUSED.set(True)
         try:
             yield
         finally:
-            self._hooks = saved + self._hooks
+            _PAUSED.reset(token)
+
+    @property
+    def emitting(self) -> bool:
+        """Whether changes made now reach any hook (none is registered, or they are paused)."""
+        return bool(self._hooks) and not _PAUSED.get()
 
     async def emit(self, changes: list[Change], conn: BaseDBAsyncClient) -> None:
         """Hand the changes of one transaction to every hook, inside that transaction."""
+        if _PAUSED.get():
+            return
         for hook in self._hooks:
             await hook(changes, conn)
 
@@ -142,13 +152,8 @@ class ProgressEngine:
         return self.clock().astimezone(self.tz).date()
 
     # ------------------------------------------------------------ orders
-    async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None
-                           ) -> tuple[Order, bool]:
-        """Create an order at its workflow's first node. Returns (order, created).
-
-        The same number again with the same data answers the existing order; with other
-        data it is a Conflict.
-        """
+    def _checked(self, new: OrderIn) -> tuple[OrderIn, Workflow]:
+        """``new`` with its number normalized, and its workflow; a refusal of a bad number or workflow."""
         no = self.normalize(new.order_no)
         if len(no) > orders.ORDER_NO_MAX:
             raise InvalidInput(f"order_no has {len(no)} characters once normalized; at most {orders.ORDER_NO_MAX}",
@@ -161,7 +166,17 @@ class ProgressEngine:
         if wf is None:
             raise InvalidInput(f"unknown workflow {new.workflow!r} (known: {', '.join(self.workflows.workflows)})",
                                field="workflow", reason="unknown_workflow", workflow=new.workflow)
-        new = new.model_copy(update={"order_no": no})
+        return new.model_copy(update={"order_no": no}), wf
+
+    async def create_order(self, new: OrderIn, *, source: str = "api", actor: str | None = None
+                           ) -> tuple[Order, bool]:
+        """Create an order at its workflow's first node. Returns (order, created).
+
+        The same number again with the same data answers the existing order; with other
+        data it is a Conflict.
+        """
+        new, wf = self._checked(new)
+        no = new.order_no
         fingerprint = new.fingerprint()
         placed_at = self._when(new.placed_at, "placed_at")
         for attempt in (1, 2):
@@ -174,10 +189,9 @@ class ProgressEngine:
                                            order_no=no)
                         return existing, False
                     order = await self._insert_order(new, wf, placed_at, fingerprint)
-                    event = EventRecord(0, "created", "create", order.current_node, None, [], placed_at, actor,
-                                        source, None, {}, fingerprint, self.clock())
+                    event = self._created(order.current_node, placed_at, actor, source, fingerprint)
                     ids = await orders.insert_events(conn, [(order.id, event)])
-                    event = replace(event, id=ids[order.id])
+                    event = replace(event, id=ids[order.id, event.event_id])
                     await self.emit([Change("order_created", OrderState.of(order), placed_at, actor, source,
                                             event=event)], conn)
                     return order, True
@@ -187,11 +201,37 @@ class ProgressEngine:
                 # Another request created the same number between our read and insert; read again.
         raise AssertionError("unreachable")
 
+    def _created(self, node: str, at: datetime, actor: str | None, source: str, fingerprint: str) -> EventRecord:
+        return EventRecord(0, "created", "create", node, None, [], at, actor, source, None, {}, fingerprint,
+                           self.clock())
+
+    async def create_orders(self, news: Sequence[OrderIn], *, source: str, actor: str | None = None
+                            ) -> list[OrderState]:
+        """Create many new orders in the caller's transaction, a few statements in all rather than a
+        few per order (an imported ledger's). Every number must be new: one that exists fails them
+        all (IntegrityError), and the caller then creates them one by one with ``create_order``."""
+        checked = [self._checked(new) for new in news]
+        conn = connections.get("default")
+        customers = await people.customers_for([new.customer for new, _ in checked])
+        rows = []
+        for (new, wf), customer_id in zip(checked, customers):
+            placed_at = self._when(new.placed_at, "placed_at")
+            rows.append(orders.NewOrder(new, customer_id, wf.key, wf.first.key, placed_at,
+                                        schedule.eta(wf, wf.first.key, placed_at, self.clock()), new.fingerprint()))
+        states = await orders.insert_orders(conn, rows, self.clock())
+        created = [(s.id, self._created(s.current_node, s.node_entered_at, actor, source, r.fingerprint))
+                   for s, r in zip(states, rows)]
+        ids = await orders.insert_events(conn, created)
+        await self.emit([Change("order_created", s, s.node_entered_at, actor, source,
+                                event=replace(ev, id=ids[s.id, ev.event_id])) for s, (_, ev) in zip(states, created)],
+                        conn)
+        return states
+
     async def _insert_order(self, new: OrderIn, wf: Workflow, placed_at: datetime, fingerprint: str) -> Order:
-        customer = await self._find_or_create_customer(new)
+        [customer_id] = await people.customers_for([new.customer])
         first = wf.first.key
         order = await Order.create(
-            order_no=new.order_no, workflow=wf.key, customer=customer, sales_owner=new.sales_owner,
+            order_no=new.order_no, workflow=wf.key, customer_id=customer_id, sales_owner=new.sales_owner,
             promised_date=new.promised_date, current_node=first, node_entered_at=placed_at,
             eta=schedule.eta(wf, first, placed_at, self.clock()), ship_to=new.ship_to,
             items=[i.model_dump(mode="json", exclude={"unit_price"}, exclude_none=True) for i in new.items],
@@ -202,18 +242,6 @@ class ProgressEngine:
         await OrderCommercial.create(order=order, amount=new.amount, currency=new.currency,
                                      unit_prices=prices or None, cost=new.cost, supplier=new.supplier)
         return order
-
-    async def _find_or_create_customer(self, new: OrderIn) -> Customer:
-        c = new.customer
-        email = c.email.lower() if c.email else None
-        found = None
-        if email:
-            found = await Customer.filter(email=email).order_by("id").first()
-        elif c.phone:
-            found = await Customer.filter(phone=c.phone, email__isnull=True).order_by("id").first()
-        if found is not None:
-            return found
-        return await Customer.create(name=c.name, email=email, phone=c.phone, locale=c.locale)
 
     async def update_order(self, raw_no: str, patch: OrderPatch, *, source: str = "api",
                            actor: str | None = None) -> Order:
@@ -269,31 +297,46 @@ class ProgressEngine:
         """
         return await self._writer.submit(self.normalize(raw_no), ev, source, default_actor)
 
-    async def record_history(self, raw_no: str, events: Sequence[EventIn], *, source: str,
+    async def record_history(self, histories: Sequence[tuple[str, Sequence[EventIn]]], *, source: str,
                              default_actor: str | None = None) -> int:
-        """Apply ``events`` to one order, in order, in one transaction (the caller's, if it has one):
-        an imported ledger row's dates. Events already stored (same ``event_id``) are passed over;
-        any refusal undoes them all. How many were new."""
-        no = self.normalize(raw_no)
+        """Apply each order's events, in order, in one transaction (the caller's, if it has one): an
+        imported ledger's dates. Events already stored (same ``event_id``) are passed over; any
+        refusal undoes them all. How many were new."""
+        nos = [self.normalize(no) for no, _ in histories]
         async with in_transaction() as conn:
-            found = await orders.lock_orders(conn, [no])
-            if no not in found:
-                raise NotFound(f"no order {no}", reason="unknown_order", order_no=no)
-            state, now = found[no], self.clock()
-            known = await orders.find_events(conn, [(state.id, ev.event_id) for ev in events])
+            found = await orders.lock_orders(conn, nos)
+            if missing := [no for no in nos if no not in found]:
+                raise NotFound(f"no order {missing[0]}", reason="unknown_order", order_no=missing[0])
+            known = await orders.find_events(conn, [(found[no].id, ev.event_id)
+                                                    for no, (_, events) in zip(nos, histories) for ev in events])
+            now, emitting = self.clock(), self.emitting
+            records: list[tuple[int, EventRecord]] = []
             changes: list[Change] = []
-            for ev in events:
-                if (state.id, ev.event_id) in known:
-                    continue
-                ev = self.resolved(state, ev)
-                record = self.event_record(state, ev, source, default_actor, ev.fingerprint(), now)
-                ids = await orders.insert_events(conn, [(state.id, record)])
-                state, change = self.after_event(state, replace(record, id=ids[state.id]), ev)
-                changes.append(change)
-            if changes:
-                await orders.move_orders(conn, [state], now)
-                await self.emit(changes, conn)
-            return len(changes)
+            moved: list[OrderState] = []
+            for no, (_, events) in zip(nos, histories):
+                state = start = found[no]
+                for ev in events:
+                    if (state.id, ev.event_id) in known:
+                        continue
+                    ev = self.resolved(state, ev)
+                    record = self.event_record(state, ev, source, default_actor, ev.fingerprint(), now)
+                    records.append((state.id, record))
+                    # The ETA of each step only matters to those told of it; else only the last one is kept.
+                    state, change = self.after_event(state, record, ev, eta=emitting)
+                    if emitting:
+                        changes.append(change)
+                if state is not start:
+                    wf = self.workflow_of(state)
+                    moved.append(state if emitting else state.moved(
+                        eta=schedule.eta(wf, state.current_node, state.node_entered_at, self.clock())))
+            if not records:
+                return 0
+            ids = await orders.insert_events(conn, records)
+            await orders.move_orders(conn, moved, now)
+            if emitting:
+                await self.emit([replace(c, event=replace(c.event, id=ids[c.order.id, c.event.event_id]))
+                                 for c in changes], conn)
+            return len(records)
 
     def resolved(self, order: OrderState, ev: EventIn) -> EventIn:
         """``ev`` with its node as the key, when it names the node by its Chinese or English name."""
@@ -311,8 +354,9 @@ class ProgressEngine:
                            ev.actor or default_actor, source, note, ev.data.model_dump(exclude_none=True),
                            fingerprint, now)
 
-    def after_event(self, order: OrderState, event: EventRecord, ev: EventIn) -> tuple[OrderState, Change]:
-        """The order after ``event`` (node, shipment, ETA, version) and the change to announce."""
+    def after_event(self, order: OrderState, event: EventRecord, ev: EventIn, *, eta: bool = True
+                    ) -> tuple[OrderState, Change]:
+        """The order after ``event`` (node, shipment, ETA unless not wanted, version) and the change to announce."""
         node, entered = order.current_node, order.node_entered_at
         if event.kind != "update":
             node, entered = event.node, event.at
@@ -320,8 +364,8 @@ class ProgressEngine:
         if ev.data.tracking_no:
             tracking, carrier = self.normalize(ev.data.tracking_no), ev.data.carrier or carrier
         moved = order.moved(current_node=node, node_entered_at=entered, tracking_no=tracking, carrier=carrier,
-                            eta=schedule.eta(self.workflow_of(order), node, entered, self.clock()),
-                            version=order.version + 1)
+                            eta=schedule.eta(self.workflow_of(order), node, entered, self.clock()) if eta
+                            else order.eta, version=order.version + 1)
         kind = {"advance": "node_entered", "rework": "rework", "update": "node_updated"}[event.kind]
         return moved, Change(kind, moved, event.at, event.actor, event.source, event=event,
                              previous_node=order.current_node, previous_eta=order.eta)

@@ -22,7 +22,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.people import Customer
-from models.sql import Connection, as_datetime, execute, execute_all, marks, one, run, sql
+from models.sql import Connection, as_datetime, execute, execute_all, insert_rows, marks, one, run, sql
 
 
 ORDER_NO_MAX = 32  # characters of a normalized order number
@@ -245,21 +245,59 @@ async def find_events(conn: Connection, keys: list[tuple[int, str]]) -> dict[tup
     return {(r["order_id"], r["event_id"]): _event(r) for r in rows if (r["order_id"], r["event_id"]) in keys}
 
 
-async def insert_events(conn: Connection, events: list[tuple[int, EventRecord]]) -> dict[int, int]:
-    """Store events, at most one per order: order id -> the new event's id.
+async def insert_events(conn: Connection, events: list[tuple[int, EventRecord]]) -> dict[tuple[int, str], int]:
+    """Store events: (order id, event_id) -> the new event's id.
 
-    An order missing from the answer already had that event_id (the unique key refused it).
+    A key missing from the answer was stored already (the unique key refused it).
     """
-    values: list[Any] = []
-    for order_id, ev in events:
-        values += [order_id, ev.event_id, ev.kind, ev.node, ev.from_node, orjson.dumps(ev.skipped).decode(),
-                   ev.at, ev.actor, ev.source, ev.note, orjson.dumps(ev.data).decode(), ev.fingerprint,
-                   ev.recorded_at]
-    row = f"({marks(13)})"
-    rows = await run(conn, "INSERT INTO node_events (order_id, event_id, kind, node, from_node, skipped, at, actor, "
-                           f"source, note, data, fingerprint, recorded_at) VALUES {', '.join([row] * len(events))} "
-                           "ON CONFLICT (order_id, event_id) DO NOTHING RETURNING id, order_id", values)
-    return {r["order_id"]: r["id"] for r in rows}
+    rows = [(order_id, ev.event_id, ev.kind, ev.node, ev.from_node, orjson.dumps(ev.skipped).decode(), ev.at,
+             ev.actor, ev.source, ev.note, orjson.dumps(ev.data).decode(), ev.fingerprint, ev.recorded_at)
+            for order_id, ev in events]
+    found = await insert_rows(conn, "node_events", ("order_id", "event_id", "kind", "node", "from_node", "skipped",
+                                                    "at", "actor", "source", "note", "data", "fingerprint",
+                                                    "recorded_at"), rows,
+                              tail="ON CONFLICT (order_id, event_id) DO NOTHING RETURNING id, order_id, event_id")
+    return {(r["order_id"], r["event_id"]): r["id"] for r in found}
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """An order to insert at its workflow's first node (``ProgressEngine.create_orders``)."""
+
+    new: Any  # models.inputs.OrderIn, its number normalized
+    customer_id: int
+    workflow: str
+    node: str
+    placed_at: datetime
+    eta: datetime | None
+    fingerprint: str
+
+
+async def insert_orders(conn: Connection, rows: list[NewOrder], now: datetime) -> list[OrderState]:
+    """Insert new orders with their commercial rows, in a few statements: where each now stands, in
+    the order given. A number that exists fails them all (IntegrityError)."""
+    values = []
+    for r in rows:
+        n = r.new
+        items = [i.model_dump(mode="json", exclude={"unit_price"}, exclude_none=True) for i in n.items]
+        values.append((n.order_no, r.workflow, r.customer_id, n.sales_owner, n.promised_date, r.node, r.placed_at,
+                       r.eta, n.ship_to, orjson.dumps(items).decode(), r.fingerprint, 1, r.placed_at, now, now))
+    found = await insert_rows(conn, "orders", ("order_no", "workflow", "customer_id", "sales_owner", "promised_date",
+                                               "current_node", "node_entered_at", "eta", "ship_to", "items",
+                                               "fingerprint", "version", "placed_at", "created_at", "updated_at"),
+                              values, tail="RETURNING id, order_no")
+    ids = {f["order_no"]: f["id"] for f in found}
+    commercial = []
+    for r in rows:
+        n = r.new
+        prices = [i.model_dump(mode="json", include={"sku", "name", "unit_price"}, exclude_none=True)
+                  for i in n.items if i.unit_price is not None]
+        commercial.append((ids[n.order_no], n.amount, n.currency, orjson.dumps(prices).decode() if prices else None,
+                           n.cost, n.supplier))
+    await insert_rows(conn, "order_commercials", ("order_id", "amount", "currency", "unit_prices", "cost", "supplier"),
+                      commercial)
+    return [OrderState(ids[r.new.order_no], r.new.order_no, r.workflow, r.customer_id, r.new.sales_owner,
+                       r.new.promised_date, r.node, r.placed_at, r.eta, None, None, 1) for r in rows]
 
 
 async def move_orders(conn: Connection, states: list[OrderState], updated_at: datetime) -> None:

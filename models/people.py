@@ -1,14 +1,17 @@
 """Customers, staff members and the chat identities that point at them."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import Conflict
+from models.sql import current, insert_rows
 
 
 class Role(str, Enum):
@@ -115,3 +118,36 @@ async def add_staff(name: str, role: str, code: str | None, department: str | No
             else:
                 await Identity.create(channel=channel, external_id=external_id, staff=member)
         return member
+
+
+async def customers_for(contacts: Sequence[Any]) -> list[int]:
+    """The customer id of each contact (``models.inputs.CustomerIn``), created where none is stored:
+    the same e-mail is the same customer, else the same phone among customers without an e-mail;
+    a contact with neither is a customer of its own. A few statements for any number of contacts."""
+    keys = [("email", c.email.lower()) if c.email else ("phone", c.phone) if c.phone else None for c in contacts]
+    emails = sorted({k[1] for k in keys if k and k[0] == "email"})
+    phones = sorted({k[1] for k in keys if k and k[0] == "phone"})
+    known: dict[tuple[str, str], int] = {}
+    for start in range(0, len(emails), 500):
+        for cid, email in await Customer.filter(email__in=emails[start:start + 500]).order_by("-id") \
+                .values_list("id", "email"):
+            known[("email", email)] = cid  # the lowest id wins, as one at a time finds it
+    for start in range(0, len(phones), 500):
+        for cid, phone in await Customer.filter(phone__in=phones[start:start + 500], email__isnull=True) \
+                .order_by("-id").values_list("id", "phone"):
+            known[("phone", phone)] = cid
+    now = datetime.now(timezone.utc)
+    fresh: dict[Any, int] = {}  # a new customer's key (or index, without one) -> its row among the new
+    rows = []
+    for i, (c, key) in enumerate(zip(contacts, keys)):
+        if key in known or (key is not None and key in fresh):
+            continue
+        fresh[key if key is not None else i] = len(rows)
+        rows.append((c.name, c.email.lower() if c.email else None, c.phone, c.locale, now))
+    ids = [r["id"] for r in await insert_rows(current(), "customers", ("name", "email", "phone", "locale",
+                                                                        "created_at"), rows, tail="RETURNING id")]
+    if len(ids) != len(rows):
+        raise RuntimeError("customers inserted and ids returned differ")  # cannot happen: no conflict clause
+    ids.sort()  # ids rise in the order the rows were given, in one statement as across several
+    return [known[key] if key in known else ids[fresh[key if key is not None else i]]
+            for i, key in enumerate(keys)]

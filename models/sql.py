@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.exceptions import IntegrityError  # noqa: F401 - for parts above models, which may not import the ORM
 from tortoise.fields import DatetimeField
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -29,7 +30,7 @@ from tortoise.transactions import in_transaction
 from models import batch
 
 Connection = BaseDBAsyncClient  # what a change hook is handed: the transaction's connection
-transaction = in_transaction  # for modules of models that need an ORM transaction
+transaction = in_transaction  # for modules of models, and parts above, that need an ORM transaction
 M = TypeVar("M", bound=Model)
 
 
@@ -59,6 +60,35 @@ def _direct(conn: BaseDBAsyncClient) -> bool:
 async def run(conn: BaseDBAsyncClient, text: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     """One statement on ``conn`` itself (a hook's transaction): its rows."""
     return await conn.execute_query_dict(sql(conn, text), list(params))
+
+
+PARAMETERS = 32_000  # a statement's most: SQLite's (32,766 since 3.32) and asyncpg's (32,767) limits
+
+
+async def insert_rows(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                      *, tail: str = "") -> list[dict[str, Any]]:
+    """Many rows in as few multi-row INSERTs as the drivers' limit on parameters allows; ``tail``
+    (``ON CONFLICT ... RETURNING ...``) ends each statement, and the rows it returns are answered.
+
+    Statements hold a power of two of rows, so that there are few distinct texts: a driver keeps
+    each text it has prepared, and one of thousands of parameters costs megabytes (bench/README).
+    """
+    most = 1 << ((PARAMETERS // len(columns)).bit_length() - 1)
+    out: list[dict[str, Any]] = []
+    start = 0
+    while start < len(rows):
+        size = min(most, 1 << ((len(rows) - start).bit_length() - 1))
+        part = rows[start:start + size]
+        text = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_values(len(columns), size)} {tail}"
+        out += await run(conn, text, [v for r in part for v in r])
+        start += size
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _values(width: int, rows: int) -> str:
+    row = f"({marks(width)})"
+    return ", ".join([row] * rows)
 
 
 async def execute_all(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:

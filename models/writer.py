@@ -120,8 +120,8 @@ class EventWriter:
             ids = await orders.insert_events(conn, [(o.id, rec) for _, o, rec in fresh]) if fresh else {}
             written: list[tuple[Pending, OrderState, EventRecord]] = []
             for p, order, rec in fresh:
-                if order.id in ids:
-                    written.append((p, order, replace(rec, id=ids[order.id])))
+                if (order.id, rec.event_id) in ids:
+                    written.append((p, order, replace(rec, id=ids[order.id, rec.event_id])))
                 else:
                     suspects.append((p, order))  # the unique key refused it: a replay
             if suspects:

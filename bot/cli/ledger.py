@@ -12,6 +12,7 @@ from bot.app import build_engine
 from bot.cli.support import fail, run_with_db, settings_from
 from ledger import importer, reading
 from models import audit
+from models.errors import EngineError
 from models.schedule import utcnow
 
 
@@ -21,8 +22,11 @@ from models.schedule import utcnow
 @click.option("--map", "map_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A YAML file naming columns this does not know: `header: field` (or `header: node:KEY`).")
 @click.option("--workflow", default="standard", show_default=True, help="The workflow new orders follow.")
+@click.option("--notify", is_flag=True, help="Tell customers, staff and webhooks of the changes, as the API would "
+                                             "(without it an import tells nobody: a ledger is mostly history).")
 @click.pass_context
-def import_ledger(ctx: click.Context, file: Path, apply_: bool, map_file: Path | None, workflow: str) -> None:
+def import_ledger(ctx: click.Context, file: Path, apply_: bool, map_file: Path | None, workflow: str,
+                  notify: bool) -> None:
     """Import FILE (.xlsx, .xls, .csv in UTF-8 or GBK): new orders, changed fields, node moves.
 
     A dry run by default: it prints what would change and every problem as
@@ -42,28 +46,28 @@ def import_ledger(ctx: click.Context, file: Path, apply_: bool, map_file: Path |
         fail(str(e))
 
     async def work():
-        plan = await importer.plan(sheet, engine, file.name, workflow=workflow)
-        if not apply_:
-            return plan, 0, [], 0.0
         started = time.perf_counter()
-        total = sum(1 for r in plan.rows if r.changing)
-        with _progress(total) as step:
-            written, refused = await importer.apply(plan, engine, progress=step)
-        await audit.acted("cli", "ledger.import", f"file:{file.name}", None,
-                          {"rows": written, "refused": len(refused), "errors": len(plan.bad_rows)}, at=utcnow())
-        return plan, written, refused, time.perf_counter() - started
+        run = importer.Importer(engine, file.name, workflow=workflow, notify=notify)
+        with _progress(sheet.total, "importing" if apply_ else "reading") as step:
+            summary = await run.run(sheet, apply=apply_, progress=step)
+        if apply_:
+            await audit.acted("cli", "ledger.import", f"file:{file.name}", None,
+                              {"rows": summary.written, "errors": len(summary.bad_rows)}, at=utcnow())
+        return summary, time.perf_counter() - started
 
-    plan, written, refused, took = run_with_db(settings, work)
-    for problem in refused:
-        plan.refuse(problem)
-    click.echo(importer.report(plan, file.name, applied=apply_))
-    if plan.bad_rows:
+    try:
+        summary, took = run_with_db(settings, work)
+    except EngineError as e:
+        fail(e.message)
+    click.echo(importer.report(summary, file.name, applied=apply_))
+    if summary.bad_rows:
         target = importer.errors_path(file)
-        target.write_bytes(importer.errors_workbook(sheet, plan))
+        target.write_bytes(importer.errors_workbook(sheet, summary))
         click.echo(f"the rows with problems are marked in {target}", err=True)
     if apply_:
-        rate = f", {written / took:,.0f} rows/s" if took > 0 and written else ""
-        click.echo(f"{written} row{'s' if written != 1 else ''} written in {took:.1f} s{rate}", err=True)
+        rate = f", {summary.rows / took:,.0f} rows/s" if took > 0 and summary.rows else ""
+        click.echo(f"{summary.written} row{'s' if summary.written != 1 else ''} written in {took:.1f} s{rate}",
+                   err=True)
     else:
         click.echo("a dry run: nothing was written (add --apply to write the good rows)", err=True)
 
@@ -71,14 +75,14 @@ def import_ledger(ctx: click.Context, file: Path, apply_: bool, map_file: Path |
 class _progress:
     """A progress bar with rows/s on a terminal (rich); nothing when the output goes elsewhere."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.bar = total, None
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.bar = total, label, None
 
     def __enter__(self):
         if sys.stderr.isatty() and not os.environ.get("CI") and self.total > 100:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[rate]} rows/s"),
                                 TimeRemainingColumn(), transient=True)
             self.bar.start()
@@ -90,9 +94,8 @@ class _progress:
         if self.bar is None:
             return
         self.done += n
-        if True:
-            rate = self.done / max(time.perf_counter() - self.started, 1e-6)
-            self.bar.update(self.task, completed=self.done, rate=f"{rate:,.0f}")
+        rate = self.done / max(time.perf_counter() - self.started, 1e-6)
+        self.bar.update(self.task, completed=self.done, rate=f"{rate:,.0f}")
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
