@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,10 @@ class Change:
     previous_eta: datetime | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
+
+# Set while a task writes history (an import, the demo's made-up past): its changes reach no hook.
+# It travels with the task, and with each event that task hands the writer (``models.writer``).
+PAUSED: ContextVar[bool] = ContextVar("hooks_paused", default=False)
 
 # A hook gets every change of one transaction at once (node events come in batches), so
 # that what it writes can be written in one statement too.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -23,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import audit, orders, people, schedule
-from models.changes import Change, ChangeHook, EventResult, ExceptionResult
+from models.changes import PAUSED, Change, ChangeHook, EventResult, ExceptionResult
 from models.errors import Conflict, InvalidInput, NotFound, WorkflowViolation
 from models.inputs import AckIn, EventIn, ExceptionIn, OrderIn, OrderPatch, ResolveIn
 from models.numbers import OrderNumberPolicy
@@ -34,7 +33,6 @@ from models.writer import EventWriter
 
 log = logging.getLogger(__name__)
 MAX_FUTURE = timedelta(days=1)
-_PAUSED: ContextVar[bool] = ContextVar("hooks_paused", default=False)
 
 
 class ProgressEngine:
@@ -61,22 +59,23 @@ class ProgressEngine:
 
     @contextmanager
     def hooks_paused(self) -> Iterator[None]:
-        """Changes made inside (in this task, and tasks it starts) write nothing else: importing
-        history, where the past notifies nobody, while the rest of the process goes on as ever."""
-        token = _PAUSED.set(True)
+        """Changes made inside (by this task, tasks it starts and events it submits) write nothing else:
+        importing history, where the past notifies nobody, while the rest of the process goes on as ever."""
+        token = PAUSED.set(True)
         try:
             yield
         finally:
-            _PAUSED.reset(token)
+            PAUSED.reset(token)
 
     @property
     def emitting(self) -> bool:
         """Whether changes made now reach any hook (none is registered, or they are paused)."""
-        return bool(self._hooks) and not _PAUSED.get()
+        return bool(self._hooks) and not PAUSED.get()
 
-    async def emit(self, changes: list[Change], conn: BaseDBAsyncClient) -> None:
-        """Hand the changes of one transaction to every hook, inside that transaction."""
-        if _PAUSED.get():
+    async def emit(self, changes: list[Change], conn: BaseDBAsyncClient, *, paused: bool | None = None) -> None:
+        """Hand the changes of one transaction to every hook, inside that transaction (unless ``paused``,
+        by default: unless this task is in ``hooks_paused``)."""
+        if PAUSED.get() if paused is None else paused:
             return
         for hook in self._hooks:
             await hook(changes, conn)

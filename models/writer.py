@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from models import orders
-from models.changes import Change, EventResult
+from models.changes import PAUSED, Change, EventResult
 from models.errors import Conflict, EngineError, NotFound, WorkflowViolation
 from models.group import GroupCommit
 from models.inputs import EventIn
@@ -45,7 +45,7 @@ class Moves(Protocol):
 
     def after_event(self, order: OrderState, event: EventRecord, ev: EventIn) -> tuple[OrderState, Change]: ...
 
-    async def emit(self, changes: list[Change], conn: Connection) -> None: ...
+    async def emit(self, changes: list[Change], conn: Connection, *, paused: bool | None = None) -> None: ...
 
 
 @dataclass
@@ -57,9 +57,11 @@ class Pending:
     source: str
     actor: str | None
     fingerprint: str = field(init=False)
+    paused: bool = field(init=False)  # submitted from a task in hooks_paused: its change reaches no hook
 
     def __post_init__(self) -> None:
         self.fingerprint = self.ev.fingerprint()
+        self.paused = PAUSED.get()  # here, in the caller's task: the batch is written in the writer's
 
 
 Outcome = EventResult | EngineError
@@ -134,11 +136,13 @@ class EventWriter:
             for p, order, rec in written:
                 state, change = self.moves.after_event(order, rec, p.ev)
                 moved.append(state)
-                changes.append(change)
+                if not p.paused:
+                    changes.append(change)
                 outcomes[id(p)] = EventResult(rec, replayed=False)
             if moved:
                 await orders.move_orders(conn, moved, now)
-                await self.moves.emit(changes, conn)
+                if changes:
+                    await self.moves.emit(changes, conn, paused=False)
         return [outcomes[id(p)] for p in batch]
 
 

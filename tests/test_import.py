@@ -177,3 +177,135 @@ async def test_killed_mid_apply_every_row_is_whole_and_a_rerun_completes(cli, tm
     assert done.code == 0, done.err
     assert await Order.filter(current_node="outbound").count() == 3000
     assert await NodeEvent.filter(kind="advance").count() == 3000 * 6
+
+
+def test_an_old_xls_ledger_reads_as_the_xlsx_does(cli, tmp_path):
+    """Excel 97-2003 files (.xls) still come out of many offices: dates as date cells, phones as numbers."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("台账")
+    day = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    sheet.write(0, 0, "订单台账")
+    for j, h in enumerate(["单号", "客户名称", "手机", "当前状态", "下单日期", "付款日期"]):
+        sheet.write(1, j, h)
+    rows = [["SO202612010001", "张三五金", 13812345678, "付款", datetime(2026, 11, 20), datetime(2026, 11, 22)],
+            ["SO202612010002", "李四机械", "139 1234 5678", "审核", "2026/11/21", None],
+            ["SO202612010003", "王五", "电话号", "审核", "2026/11/21", None]]
+    for i, r in enumerate(rows, start=2):
+        for j, v in enumerate(r):
+            if isinstance(v, datetime):
+                sheet.write(i, j, v, day)
+            elif v is not None:
+                sheet.write(i, j, v)
+    path = tmp_path / "老台账.xls"
+    book.save(str(path))
+    done = cli("import", str(path))
+    assert done.code == 0, done.err
+    assert "new orders:      2" in done.out and "rows with errors (skipped): 1" in done.out
+    assert "row 3 SO202612010001: new order; 下单 → 付款" in done.out
+    assert "row 5, column 手机: 电话号 → not a phone number" in done.out
+    assert (tmp_path / "老台账.errors.xlsx").exists()
+
+
+def test_a_ledger_placed_lower_and_further_right_keeps_its_row_numbers(cli, tmp_path):
+    """Rows are reported as Excel numbers them, even when the sheet's first cells are empty."""
+    book = Workbook()
+    sheet = book.active
+    sheet["C3"], sheet["D3"], sheet["E3"] = "订单号", "客户", "状态"
+    sheet["C4"], sheet["D4"], sheet["E4"] = "SO202612010001", "张三", "审核"
+    sheet["C5"], sheet["D5"], sheet["E5"] = "SO202612010002", "李四", "不知道"
+    book.save(tmp_path / "右下.xlsx")
+    done = cli("import", str(tmp_path / "右下.xlsx"))
+    assert "row 4 SO202612010001: new order; 下单 → 审核" in done.out
+    assert "row 5, column 状态: 不知道 → no node of the workflow has this name" in done.out
+
+
+async def test_customers_shared_by_rows_are_one_customer_and_a_reimport_changes_nothing(cli, tmp_path, engine):
+    """Rows written together in one statement still find one customer by e-mail, then by phone."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["订单号", "客户", "邮箱", "手机", "状态"])
+    for i in range(1, 2600):  # more than two chunks, so that later chunks meet the customers of earlier ones
+        mail = "buyer@example.com" if i % 2 else None
+        sheet.append([f"SO2026{i:08d}", "恒达" if i % 2 else "李四", mail, None if i % 2 else "13812345678",
+                      "付款" if i % 3 else "审核"])
+    book.save(tmp_path / "客户.xlsx")
+    done = await asyncio.to_thread(cli, "import", str(tmp_path / "客户.xlsx"), "--apply")
+    assert done.code == 0, done.err
+    assert "new orders:      2599" in done.out
+    assert await Customer.all().count() == 2
+    assert await Order.filter(customer__email="buyer@example.com").count() == 1300
+    again = await asyncio.to_thread(cli, "import", str(tmp_path / "客户.xlsx"))
+    assert "updated orders:  0" in again.out and "unchanged:       2599" in again.out
+
+
+async def test_a_row_the_plan_could_not_foresee_is_refused_alone(engine, tmp_path, monkeypatch):
+    """An order made by someone else between the plan and the write fails the chunk's one statement;
+    the chunk is written again row by row and only that row is refused."""
+    from ledger import importer, reading
+    from models.inputs import CustomerIn, OrderIn
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["订单号", "客户", "状态"])
+    for i in range(1, 6):
+        sheet.append([f"SO2026120100{i:02d}", f"客户{i}", "付款"])
+    book.save(tmp_path / "并发.xlsx")
+    found = importer._existing
+
+    async def before_anyone_else(numbers):
+        seen = await found(numbers)
+        await engine.create_order(OrderIn(order_no="SO202612010003", customer=CustomerIn(name="别人")))
+        return seen
+    monkeypatch.setattr(importer, "_existing", before_anyone_else)
+    ledger_ = reading.sheet(tmp_path / "并发.xlsx", engine.workflows)
+    summary = await importer.Importer(engine, "并发.xlsx").run(ledger_, apply=True)
+    assert summary.written == 4
+    assert [(p.row, p.value) for p in summary.problems] == [(4, "SO202612010003")]
+    assert "exists with different data" in summary.problems[0].why
+    taken = await Order.get(order_no="SO202612010003")
+    assert taken.current_node == "placed", "the other's order is left as it was"
+    assert await Order.filter(current_node="paid").count() == 4
+
+
+async def test_an_import_tells_nobody_unless_asked_and_pauses_only_itself(cli, tmp_path, engine, api):
+    """A ledger is history: no webhook or notice for it, while an ERP's event at the same moment
+    still notifies; with --notify the import's own moves are sent too."""
+    from models.outbox import Outbox
+
+    added = cli("webhook", "add", "http://127.0.0.1:9/hook", "--events", "node_entered")
+    assert added.code == 0, added.err
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["订单号", "客户", "状态"])
+    sheet.append(["SO202612010001", "张三", "付款"])
+    book.save(tmp_path / "a.xlsx")
+    assert (await asyncio.to_thread(cli, "import", str(tmp_path / "a.xlsx"), "--apply")).code == 0
+    assert await Outbox.filter(channel="webhook").count() == 0
+    from ledger import importer, reading
+
+    sheet.append(["SO202612010002", "李四", "付款"])
+    book.save(tmp_path / "b.xlsx")
+    run = importer.Importer(engine, "b.xlsx")
+    with engine.hooks_paused():
+        paused = asyncio.ensure_future(engine.apply_event("SO202612010001", _event("stocking")))
+    await run.run(reading.sheet(tmp_path / "b.xlsx", engine.workflows), apply=True)
+    # One batch of the event writer: an event from a paused task beside one from an ERP's request.
+    with engine.hooks_paused():
+        quiet = asyncio.ensure_future(engine.apply_event("SO202612010001", _event("production", "e2")))
+    told = asyncio.ensure_future(engine.apply_event("SO202612010002", _event("stocking", "e3")))
+    await asyncio.gather(paused, quiet, told)
+    hooks = await Outbox.filter(channel="webhook")
+    assert [h.order_no for h in hooks] == ["SO202612010002"], "paused are the pausing task's own changes only"
+    sheet.append(["SO202612010003", "王五", "备货"])
+    book.save(tmp_path / "c.xlsx")
+    told = await asyncio.to_thread(cli, "import", str(tmp_path / "c.xlsx"), "--apply", "--notify")
+    assert told.code == 0, told.err
+    assert await Outbox.filter(channel="webhook").count() == 1 + 3, "审核, 付款, 备货 of the new order"
+
+
+def _event(node, event_id="e1"):
+    from models.inputs import EventIn
+
+    return EventIn(event_id=event_id, node=node)
