@@ -416,7 +416,7 @@ def _events(wf: Workflow, current: str, target: str, f: dict[str, Any], tz: Zone
         data = EventData(carrier=f["carrier"], tracking_no=f["tracking"], file=file_name) \
             if node.key == target and f["tracking"] else plain
         out.append(EventIn(event_id=f"import:{node.key}", node=node.key, at=_at(later, tz) if later else None,
-                           actor="import", note=f"导入自 {file_name} 第 {row} 行", data=data))
+                           note=f"导入自 {file_name} 第 {row} 行", data=data))
     return list(reversed(out))
 
 

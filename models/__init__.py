@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "models.access",
     "models.console",
     "models.progress",
+    "models.uploads",
     "models.webhooks",
 ]
 MIGRATIONS = "models.migrations"

@@ -15,13 +15,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import front, hooks, inbox, order, orders, people, progress, signin, today
+from bot.console import front, hooks, imports, inbox, order, orders, people, progress, signin, today
 from bot.console.common import CONSOLE, Console, not_found, plain
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
-PAGES = [front, signin, today, orders, order, inbox, people, hooks, progress]
+PAGES = [front, signin, today, orders, order, inbox, people, hooks, imports, progress]
 YEAR = 365 * 24 * 3600
 
 # Inline scripts are never needed (charts read their data from attributes), so none may run.

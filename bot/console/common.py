@@ -122,7 +122,7 @@ async def signed_in(request: web.Request) -> StaffMember | None:
     return found[1]
 
 
-def _signin_redirect(request: web.Request) -> web.StreamResponse:
+def signin_redirect(request: web.Request) -> web.StreamResponse:
     target = "/console/signin?next=" + quote(request.path_qs, safe="")
     if request.headers.get("HX-Request"):
         return web.Response(status=401, headers={"HX-Redirect": target}, text=word("signin.ended", lang(request)))
@@ -136,7 +136,7 @@ def staff_page(handler: Handler | None = None, *, roles: tuple[Role, ...] | None
         async def run(request: web.Request) -> web.StreamResponse:
             member = await signed_in(request)
             if member is None:
-                return _signin_redirect(request)
+                return signin_redirect(request)
             if roles is not None and member.role not in roles:
                 return plain(request, "forbidden", "forbidden.role", 403)
             return await h(request)
@@ -151,7 +151,7 @@ def staff_action(handler: Handler | None = None, *, roles: tuple[Role, ...] | No
         async def run(request: web.Request) -> web.StreamResponse:
             member = await signed_in(request)
             if member is None:
-                return _signin_redirect(request)
+                return signin_redirect(request)
             if not await _csrf_ok(request):
                 return plain(request, "forbidden", "forbidden.csrf", 403)
             if roles is not None and member.role not in roles:
