@@ -13,6 +13,7 @@ is mostly history, and a first import would tell every customer of every past or
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -202,6 +203,7 @@ class Importer:
                 await self._write([rp for rp in plans if rp.changing])
             if progress is not None:
                 progress(len(chunk))
+            await asyncio.sleep(0)  # in the web process, others' requests wait one chunk at most
 
     # ---------------------------------------------------------------- one row's cells
     def _cell(self, row: list[Any], name: str) -> Any:
