@@ -101,7 +101,7 @@ def csrf_token(secret: str, session_id: int) -> str:
     return hmac.new(secret.encode(), f"console-csrf:{session_id}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
-async def _csrf_ok(request: web.Request) -> bool:
+async def csrf_ok(request: web.Request) -> bool:
     expected = csrf_token(console(request).secret_key, request["session_id"])
     given = request.headers.get("X-CSRF-Token")
     if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -152,7 +152,7 @@ def staff_action(handler: Handler | None = None, *, roles: tuple[Role, ...] | No
             member = await signed_in(request)
             if member is None:
                 return signin_redirect(request)
-            if not await _csrf_ok(request):
+            if not await csrf_ok(request):
                 return plain(request, "forbidden", "forbidden.csrf", 403)
             if roles is not None and member.role not in roles:
                 return plain(request, "forbidden", "forbidden.role", 403)

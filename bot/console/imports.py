@@ -19,8 +19,8 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from bot.console.common import (actor, console, csrf_token, lang, not_found, now, plain, render, signed_in, signin_redirect,
-                                staff_action, staff_page)
+from bot.console.common import (actor, console, csrf_ok, csrf_token, lang, not_found, now, plain, render,
+                                signed_in, signin_redirect, staff_action, staff_page)
 from bot.console.words import add
 from ledger import importer, reading
 from models import audit, uploads
@@ -119,6 +119,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if member.role not in ROLES:
         return plain(request, "forbidden", "forbidden.role", 403)
     if request.content_type != "multipart/form-data":
+        if not await csrf_ok(request):
+            return plain(request, "forbidden", "forbidden.csrf", 403)
         return await _form(request, "imp.err.file", 400)
     reader = await request.multipart()
     given, name, content, notify = None, "", b"", False
