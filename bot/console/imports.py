@@ -179,14 +179,16 @@ async def _run(request: web.Request, path: Path, kept: uploads.LedgerUpload, *, 
 
 
 async def _upload(request: web.Request) -> uploads.LedgerUpload | None:
+    """The upload the path names, once its dry run is reported; None for any other."""
     raw = request.match_info["upload_id"]
-    return await uploads.find(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    kept = await uploads.find(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    return kept if kept is not None and kept.report is not None else None
 
 
 @staff_page(roles=ROLES)
 async def report(request: web.Request) -> web.StreamResponse:
     kept = await _upload(request)
-    if kept is None or kept.report is None:
+    if kept is None:
         return not_found(request)
     summary = importer.Summary.from_dict(kept.report)
     language = lang(request)
@@ -199,7 +201,7 @@ async def report(request: web.Request) -> web.StreamResponse:
 @staff_page(roles=ROLES)
 async def errors(request: web.Request) -> web.StreamResponse:
     kept = await _upload(request)
-    if kept is None or kept.report is None:
+    if kept is None:
         return not_found(request)
     summary = importer.Summary.from_dict(kept.report)
     engine = console(request).engine
@@ -213,7 +215,7 @@ async def errors(request: web.Request) -> web.StreamResponse:
 @staff_action(roles=ROLES)
 async def apply(request: web.Request) -> web.StreamResponse:
     kept = await _upload(request)
-    if kept is None or kept.report is None:
+    if kept is None:
         return not_found(request)
     if kept.applied_at is not None:
         return plain(request, "imp.title", "imp.err.done", 409)
